@@ -1,0 +1,9 @@
+//go:build !linux
+
+package pools
+
+import "os/exec"
+
+// setParentDeathSignal does nothing here: the worker exits on EOF on its
+// stdin when the driver goes away.
+func setParentDeathSignal(cmd *exec.Cmd) {}

@@ -1,0 +1,240 @@
+package pools
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"go.starlark.net/starlark"
+
+	"github.com/pathos-star/pathos-star/internal/wire"
+)
+
+// wireLimits are the frame limits of pool connections: values may nest as
+// deeply as the serializer allows.
+var wireLimits = wire.Limits{MaxDepth: 20000}
+
+// handshakeTimeout bounds the start of a worker.
+const handshakeTimeout = 20 * time.Second
+
+// NewProcesses returns a pool of n worker processes, each the command
+// env.WorkerCommand gives, speaking the protocol on its stdin and stdout.
+// The workers start in the background; the first job waits for them.
+func NewProcesses(env *Env, n int) (*Pool, error) {
+	if env.WorkerCommand == nil {
+		return nil, errors.New("process pools are not available here (no worker command)")
+	}
+	p := &Pool{name: fmt.Sprintf("processes(%d)", n), kind: "processes", n: n, env: env}
+	p.spawn = func(ctx context.Context, i int) (worker, error) {
+		return startProcess(ctx, env, i)
+	}
+	p.start()
+	return p, nil
+}
+
+// A connWorker is a worker at the other end of a protocol connection: a
+// child process, or (in package remote) a process on another host.
+type connWorker struct {
+	name, host string
+	env        *Env
+	conn       *wire.Conn
+	onKill     func() // stops the process behind the connection
+	onClose    func() error
+
+	mu      sync.Mutex
+	waiting map[uint64]chan *wire.Msg
+	defined map[[32]byte]bool
+	dead    chan struct{}
+	deadErr error
+}
+
+// startProcess starts worker process i and shakes hands with it.
+func startProcess(ctx context.Context, env *Env, i int) (*connWorker, error) {
+	cmd := env.WorkerCommand(ctx)
+	setParentDeathSignal(cmd)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if cmd.Stderr == nil {
+		cmd.Stderr = os.Stderr
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start worker %s: %v", cmd.Path, err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	kill := func() { cmd.Process.Kill() }
+	w, err := NewConnWorker(ctx, env, fmt.Sprintf("process %d (pid %d)", i, cmd.Process.Pid), "localhost",
+		wire.NewConn(stdout, stdin, wireLimits), nil, kill,
+		func() error {
+			select {
+			case <-exited:
+			case <-time.After(5 * time.Second):
+				kill()
+				<-exited
+			}
+			return nil
+		})
+	if err != nil {
+		kill()
+		<-exited
+		return nil, err
+	}
+	return w, nil
+}
+
+// NewConnWorker shakes hands over conn (with secret, if any) and returns
+// a worker that runs chunks through it. kill stops whatever serves the
+// connection; wait, if not nil, waits for it to end after a Bye.
+func NewConnWorker(ctx context.Context, env *Env, name, host string, conn *wire.Conn, secret []byte, kill func(), wait func() error) (*connWorker, error) {
+	hctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
+	defer cancel()
+	if _, err := wire.ClientHandshake(hctx, conn, secret, wire.LocalInfo(wire.RoleDriver)); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("%s: %v", name, err)
+	}
+	w := &connWorker{
+		name: name, host: host, env: env, conn: conn, onKill: kill, onClose: wait,
+		waiting: make(map[uint64]chan *wire.Msg),
+		defined: make(map[[32]byte]bool),
+		dead:    make(chan struct{}),
+	}
+	go w.read()
+	return w, nil
+}
+
+func (w *connWorker) Name() string { return w.name }
+func (w *connWorker) Host() string { return w.host }
+func (w *connWorker) Slots() int   { return 2 }
+
+// read dispatches the worker's messages until the connection ends.
+func (w *connWorker) read() {
+	for {
+		m, err := w.conn.Recv()
+		if err != nil {
+			if err == io.EOF {
+				err = errors.New("worker closed its connection")
+			}
+			w.die(err)
+			return
+		}
+		switch m.Kind {
+		case wire.KindResult:
+			w.mu.Lock()
+			ch := w.waiting[m.ID]
+			delete(w.waiting, m.ID)
+			w.mu.Unlock()
+			if ch != nil {
+				ch <- m
+			}
+		case wire.KindOutput:
+			w.env.Print(m.Text)
+		case wire.KindPing:
+			w.conn.Send(&wire.Msg{Kind: wire.KindPong, Seq: m.Seq})
+		case wire.KindError:
+			w.die(fmt.Errorf("worker reported: %s", m.Message))
+			return
+		}
+	}
+}
+
+func (w *connWorker) die(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	select {
+	case <-w.dead:
+	default:
+		w.deadErr = err
+		close(w.dead)
+	}
+}
+
+func (w *connWorker) Run(ctx context.Context, c *chunk) ([]starlark.Value, *taskFailure, error) {
+	j := c.job
+	ch := make(chan *wire.Msg, 1)
+	w.mu.Lock()
+	select {
+	case <-w.dead:
+		err := w.deadErr
+		w.mu.Unlock()
+		return nil, nil, &workerDied{err}
+	default:
+	}
+	needDefine := !w.defined[j.fnHash]
+	w.defined[j.fnHash] = true
+	w.waiting[c.id] = ch
+	if needDefine {
+		// Under the lock, so that no other slot's Call can overtake it.
+		if err := w.conn.Send(&wire.Msg{Kind: wire.KindDefine, Hash: j.fnHash[:], Body: j.fnBody}); err != nil {
+			w.mu.Unlock()
+			w.die(err)
+			return nil, nil, &workerDied{err}
+		}
+	}
+	w.mu.Unlock()
+	if err := w.conn.Send(&wire.Msg{Kind: wire.KindCall, ID: c.id, Hash: j.fnHash[:], Index: c.start, Body: c.body}); err != nil {
+		w.die(err)
+		return nil, nil, &workerDied{err}
+	}
+	var m *wire.Msg
+	select {
+	case m = <-ch:
+	case <-w.dead:
+		return nil, nil, &workerDied{w.deadErr}
+	case <-ctx.Done():
+		w.conn.Send(&wire.Msg{Kind: wire.KindCancel, ID: c.id})
+		select {
+		case m = <-ch:
+		case <-w.dead:
+		case <-time.After(5 * time.Second):
+			// A task that ignores cancellation: the worker goes.
+			w.Kill()
+		}
+		return nil, nil, ctx.Err()
+	}
+	if m.Err != nil {
+		return nil, &taskFailure{kind: m.Err.Kind, msg: m.Err.Message, traceback: m.Err.Traceback,
+			offset: int(m.Err.Index - c.start), args: m.Err.Args}, nil
+	}
+	d := w.env.Codec.NewDecoder(m.Body)
+	n, err := d.ArrayHeader()
+	if err != nil || n != len(c.args) {
+		return nil, &taskFailure{kind: "serialize", msg: fmt.Sprintf("bad result from worker: %d results for %d tasks (%v)", n, len(c.args), err)}, nil
+	}
+	results := make([]starlark.Value, n)
+	for i := range results {
+		d.Reset()
+		if results[i], err = d.Value(); err != nil {
+			return nil, &taskFailure{kind: "serialize", msg: "result: " + err.Error(), offset: i}, nil
+		}
+	}
+	return results, nil, nil
+}
+
+// Close says goodbye and waits for the worker to exit.
+func (w *connWorker) Close() error {
+	w.conn.Send(&wire.Msg{Kind: wire.KindBye})
+	w.conn.Close()
+	if w.onClose != nil {
+		return w.onClose()
+	}
+	return nil
+}
+
+// Kill stops the worker now.
+func (w *connWorker) Kill() {
+	w.die(errors.New("worker killed"))
+	if w.onKill != nil {
+		w.onKill()
+	}
+	w.conn.Close()
+}
