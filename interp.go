@@ -45,6 +45,7 @@ type Interpreter struct {
 	args        []string
 	workerCmd   func(ctx context.Context) *exec.Cmd
 	inTask      bool // a worker's interpreter: the default pool is serial
+	extra       starlark.StringDict
 
 	mu      sync.Mutex
 	dflt    *pools.Pool
@@ -112,6 +113,9 @@ func New(opts ...Option) (*Interpreter, error) {
 	}
 	in.predeclared["argv"] = starlark.NewList(argv)
 	in.predeclared["argv"].Freeze()
+	for k, v := range in.extra {
+		in.predeclared[k] = v
+	}
 	in.codec = serialize.NewCodec(in.sources, serialize.NewNames(in.predeclared), serialize.Limits{})
 	in.env = &pools.Env{
 		Codec:         in.codec,

@@ -114,7 +114,7 @@ func (p *Pool) Start(ctx context.Context, spec Spec) (*Job, error) {
 			j.cancel(nil)
 			return nil, fmt.Errorf("%s: function: %v", spec.Verb, err)
 		}
-		fn.Freeze()
+		freeze(fn, map[*starlark.Function]bool{})
 		j.fn = fn
 	}
 

@@ -190,3 +190,55 @@ func kwargsOf(t starlark.Tuple) []starlark.Tuple {
 	}
 	return kw
 }
+
+// freeze freezes v and, for a function, the environment it was decoded
+// with (its globals and helpers), transitively: a task sees the globals
+// it uses frozen.
+func freeze(v starlark.Value, seen map[*starlark.Function]bool) {
+	v.Freeze()
+	fn, ok := v.(*starlark.Function)
+	if !ok || seen[fn] {
+		return
+	}
+	seen[fn] = true
+	for _, x := range fn.Module().Predeclared() {
+		x.Freeze()
+		walkDepth(x, seen, 1)
+	}
+	for _, x := range fn.Globals() {
+		if g, ok := x.(*starlark.Function); ok {
+			freeze(g, seen)
+		}
+	}
+}
+
+// walkFunctions freezes the environments of functions held in containers
+// (dispatch tables), to a bounded depth: containers may be cyclic.
+func walkFunctions(v starlark.Value, seen map[*starlark.Function]bool) { walkDepth(v, seen, 0) }
+
+func walkDepth(v starlark.Value, seen map[*starlark.Function]bool, depth int) {
+	if depth > 4 {
+		return
+	}
+	var elems []starlark.Value
+	switch v := v.(type) {
+	case *starlark.Function:
+		if depth > 0 {
+			freeze(v, seen)
+		}
+		return
+	case *starlark.List:
+		for i := range v.Len() {
+			elems = append(elems, v.Index(i))
+		}
+	case starlark.Tuple:
+		elems = v
+	case *starlark.Dict:
+		for _, kv := range v.Items() {
+			elems = append(elems, kv[1])
+		}
+	}
+	for _, x := range elems {
+		walkDepth(x, seen, depth+1)
+	}
+}

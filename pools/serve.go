@@ -87,7 +87,7 @@ func (s *server) read() error {
 			} else if serialize.Hash(m.Body) != hash {
 				fn = &badFunc{err: errors.New("function hash does not match its body")}
 			} else {
-				fn.Freeze()
+				freeze(fn, map[*starlark.Function]bool{})
 			}
 			s.mu.Lock()
 			if len(s.funcs) >= maxCachedFuncs {
