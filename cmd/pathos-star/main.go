@@ -5,13 +5,24 @@
 //
 //	pathos-star [--pool SPEC] FILE.star [args...]   run a script
 //	pathos-star [--pool SPEC] -c 'code'             run a string
-//	pathos-star [--pool SPEC]                       read a script from stdin
+//	pathos-star [--pool SPEC] [--no-history]        interactive prompt (stdin is a terminal)
+//	pathos-star [--pool SPEC] < FILE.star           read a script from stdin
 //	pathos-star worker                              serve as a worker on stdin/stdout
 //	pathos-star version                             print the version
 //
 // The default pool comes from --pool, else from the environment variable
 // PATHOS_STAR_POOL, else it is serial. Exit status: 0 on success, 1 when
 // the script fails (traceback on stderr), 2 on bad usage.
+//
+// With neither a file nor -c, and stdin a terminal, pathos-star starts the
+// interactive prompt of package repl; its history is kept in
+// $XDG_STATE_HOME/pathos-star/history (or ~/.local/state/pathos-star/history)
+// unless --no-history is given. When stdin is not a terminal it is run as
+// a script named <stdin>, with no prompt.
+//
+// A worker started by a process pool ignores SIGINT: Control-C at the
+// terminal reaches the whole process group, and it is the driver's job to
+// cancel the running map (the prompt does so) or to terminate its workers.
 //
 // Unless GOGC is set, the garbage collector runs at GOGC=400: Starlark
 // allocates on every call, and with the default the collector eats the
@@ -29,14 +40,16 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/chzyer/readline"
 	"go.starlark.net/starlark"
 
 	pathosstar "github.com/pathos-star/pathos-star"
+	"github.com/pathos-star/pathos-star/repl"
 )
 
 const usage = `usage: pathos-star [--pool SPEC] FILE.star [args...]
        pathos-star [--pool SPEC] -c CODE [args...]
-       pathos-star [--pool SPEC]            (script from stdin)
+       pathos-star [--pool SPEC] [--no-history]   (prompt; a script if stdin is not a terminal)
        pathos-star worker | version
 
 SPEC: serial, threads[:N], processes[:N] (default: $PATHOS_STAR_POOL, else serial)
@@ -56,6 +69,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		switch args[0] {
 		case "worker":
+			if os.Getenv("PATHOS_STAR_ROLE") == "worker" {
+				signal.Ignore(os.Interrupt)
+			}
 			if err := pathosstar.ServeWorker(ctx); err != nil {
 				fmt.Fprintf(stderr, "pathos-star worker: %v\n", err)
 				return 1
@@ -73,6 +89,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	poolSpec := os.Getenv("PATHOS_STAR_POOL")
 	var code string
 	haveCode := false
+	noHistory := false
 	for len(args) > 0 && strings.HasPrefix(args[0], "-") && args[0] != "-" {
 		flag, value, hasValue := strings.Cut(args[0], "=")
 		switch flag {
@@ -90,6 +107,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			} else {
 				poolSpec = value
 			}
+			args = args[1:]
+		case "--no-history", "-no-history":
+			if hasValue {
+				fmt.Fprintf(stderr, "pathos-star: %s takes no value\n%s", flag, usage)
+				return 2
+			}
+			noHistory = true
 			args = args[1:]
 		case "--":
 			args = args[1:]
@@ -127,6 +151,8 @@ done:
 			return 2
 		}
 		src = b
+	case len(args) == 0 && isTerminal(stdin):
+		return runREPL(poolSpec, noHistory, stdin.(*os.File), stdout, stderr)
 	default:
 		filename, src = "<stdin>", stdin
 		argv = append([]string{"-"}, args...)
@@ -148,6 +174,36 @@ done:
 		} else {
 			fmt.Fprintln(stderr, err)
 		}
+		return 1
+	}
+	return 0
+}
+
+// isTerminal reports whether r is a terminal.
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	return ok && readline.IsTerminal(int(f.Fd()))
+}
+
+// runREPL runs the interactive prompt. SIGINT is left to the prompt (it
+// cancels the running statement); SIGTERM ends the session.
+func runREPL(poolSpec string, noHistory bool, stdin *os.File, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	in, err := pathosstar.New(pathosstar.WithPool(poolSpec), pathosstar.WithArgs([]string{""}), pathosstar.WithStdout(stdout))
+	if err != nil {
+		fmt.Fprintf(stderr, "pathos-star: %v\n", err)
+		return 2
+	}
+	defer in.Close()
+	opts := repl.Options{Stdin: stdin, Stdout: stdout, Stderr: stderr}
+	if !noHistory {
+		if opts.HistoryFile, err = repl.DefaultHistoryFile(); err != nil {
+			fmt.Fprintf(stderr, "pathos-star: %v (history is off)\n", err)
+		}
+	}
+	if err := repl.Run(ctx, in, opts); err != nil {
+		fmt.Fprintf(stderr, "pathos-star: %v\n", err)
 		return 1
 	}
 	return 0
