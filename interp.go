@@ -15,6 +15,7 @@ import (
 	"go.starlark.net/syntax"
 
 	"github.com/pathos-star/pathos-star/pools"
+	"github.com/pathos-star/pathos-star/remote"
 	"github.com/pathos-star/pathos-star/serialize"
 	"github.com/pathos-star/pathos-star/starlib"
 )
@@ -48,6 +49,7 @@ type Interpreter struct {
 	extra       starlark.StringDict
 
 	mu      sync.Mutex
+	ssh     *remote.Client
 	dflt    *pools.Pool
 	tracked []*pools.Pool
 	modules map[string]*loadEntry
@@ -220,9 +222,14 @@ func (in *Interpreter) Close() error {
 	ps := in.tracked
 	in.tracked = nil
 	in.dflt = nil
+	client := in.ssh
+	in.ssh = nil
 	in.mu.Unlock()
 	for _, p := range ps {
 		p.Terminate()
+	}
+	if client != nil {
+		return client.Close() // closes tunnels and kills remote processes too
 	}
 	return nil
 }
@@ -324,6 +331,17 @@ func (h *taskHost) DefaultPool() (*pools.Pool, error) {
 	return h.dflt, nil
 }
 func (h *taskHost) Track(p *pools.Pool) { h.in.track(p) }
+func (h *taskHost) SSH() *remote.Client { return h.in.sshClient() }
+
+// sshClient returns the interpreter's ssh client, made on first use.
+func (in *Interpreter) sshClient() *remote.Client {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.ssh == nil {
+		in.ssh = remote.NewClient()
+	}
+	return in.ssh
+}
 
 // loadEntry is a module being loaded (globals nil) or loaded.
 type loadEntry struct {

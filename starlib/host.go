@@ -9,6 +9,7 @@ import (
 	"go.starlark.net/starlarkstruct"
 
 	"github.com/pathos-star/pathos-star/pools"
+	"github.com/pathos-star/pathos-star/remote"
 )
 
 // HostKey is the thread-local key under which a thread holds its Host.
@@ -23,6 +24,9 @@ type Host interface {
 	DefaultPool() (*pools.Pool, error)
 	// Track registers a pool to be terminated when the interpreter closes.
 	Track(p *pools.Pool)
+	// SSH returns the interpreter's ssh client: one connection per
+	// destination, shared by every builtin, closed with the interpreter.
+	SSH() *remote.Client
 }
 
 func hostOf(thread *starlark.Thread, who string) (Host, error) {
