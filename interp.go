@@ -240,10 +240,44 @@ func CheckPoolSpec(spec string) error {
 	return err
 }
 
-const validSpecs = "serial, threads[:N], processes[:N]"
+const validSpecs = "serial, threads[:N], processes[:N], hosts:DEST1,DEST2[:N]"
 
+// parsePoolSpec parses a pool spec. For hosts, n is the number of workers
+// per host (0: the default) and dests lists the ssh destinations. A
+// trailing ":N" below 1000 after the last destination is the worker count;
+// a destination with a port below 1000 needs an ssh config alias.
 func parsePoolSpec(spec string) (kind string, n int, err error) {
+	kind, _, _, err = parseSpec(spec)
+	return kind, n, err
+}
+
+func parseSpec(spec string) (kind string, n int, dests []string, err error) {
 	kind, arg, hasArg := strings.Cut(spec, ":")
+	if kind == "hosts" {
+		if arg == "" {
+			return "", 0, nil, fmt.Errorf("pool spec %q: hosts needs at least one destination (valid: %s)", spec, validSpecs)
+		}
+		if i := strings.LastIndex(arg, ":"); i >= 0 {
+			if c, err := strconv.Atoi(arg[i+1:]); err == nil && c < 1000 {
+				if c < 1 {
+					return "", 0, nil, fmt.Errorf("pool spec %q: worker count must be positive", spec)
+				}
+				n, arg = c, arg[:i]
+			}
+		}
+		for _, d := range strings.Split(arg, ",") {
+			if d = strings.TrimSpace(d); d == "" {
+				return "", 0, nil, fmt.Errorf("pool spec %q: empty destination", spec)
+			}
+			dests = append(dests, d)
+		}
+		return kind, n, dests, nil
+	}
+	k, c, err := parseLocalSpec(kind, arg, hasArg, spec)
+	return k, c, nil, err
+}
+
+func parseLocalSpec(kind, arg string, hasArg bool, spec string) (string, int, error) {
 	switch kind {
 	case "serial":
 		if hasArg {
@@ -284,12 +318,21 @@ func (in *Interpreter) defaultPool() (*pools.Pool, error) {
 	if in.dflt != nil {
 		return in.dflt, nil
 	}
-	kind, n, err := parsePoolSpec(in.poolSpec)
+	kind, n, dests, err := parseSpec(in.poolSpec)
 	if err != nil {
 		return nil, err
 	}
 	if in.inTask {
 		kind = "serial"
+	}
+	if kind == "hosts" {
+		p, err := remote.NewPool(context.Background(), in.env, in.sshClientLocked(), remote.PoolOptions{Hosts: dests, Workers: n})
+		if err != nil {
+			return nil, err
+		}
+		in.dflt = p
+		in.tracked = append(in.tracked, p)
+		return p, nil
 	}
 	if n == 0 {
 		n = numCPU()
@@ -316,6 +359,12 @@ type host struct{ in *Interpreter }
 func (h host) PoolEnv() *pools.Env               { return h.in.env }
 func (h host) DefaultPool() (*pools.Pool, error) { return h.in.defaultPool() }
 func (h host) Track(p *pools.Pool)               { h.in.track(p) }
+func (h host) SSH() *remote.Client               { return h.in.sshClient() }
+
+var (
+	_ starlib.Host = host{}
+	_ starlib.Host = (*taskHost)(nil)
+)
 
 // taskHost is the starlib.Host of a task's thread: its default pool is a
 // serial pool of its own.
@@ -337,6 +386,10 @@ func (h *taskHost) SSH() *remote.Client { return h.in.sshClient() }
 func (in *Interpreter) sshClient() *remote.Client {
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	return in.sshClientLocked()
+}
+
+func (in *Interpreter) sshClientLocked() *remote.Client {
 	if in.ssh == nil {
 		in.ssh = remote.NewClient()
 	}

@@ -2,11 +2,13 @@ package pathosstar
 
 import (
 	"context"
+	"net"
 	"os"
 	"runtime"
 
 	"github.com/pathos-star/pathos-star/internal/wire"
 	"github.com/pathos-star/pathos-star/pools"
+	"github.com/pathos-star/pathos-star/remote"
 )
 
 // roleEnv is the environment variable that marks a worker process.
@@ -40,4 +42,15 @@ func ServeWorkerIfChild() {
 		os.Exit(1)
 	}
 	os.Exit(0)
+}
+
+// Serve runs a worker server on ln (see remote.Serve): every client
+// connection is served as one worker of a fresh worker interpreter.
+func Serve(ctx context.Context, ln net.Listener, opts remote.ServerOptions) error {
+	in, err := New(withTaskDefaults(), WithStdout(os.Stderr))
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	return remote.Serve(ctx, ln, in.env, opts)
 }

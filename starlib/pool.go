@@ -11,6 +11,7 @@ import (
 	"go.starlark.net/starlarkstruct"
 
 	"github.com/pathos-star/pathos-star/pools"
+	"github.com/pathos-star/pathos-star/remote"
 )
 
 // PoolModule returns the pool module: constructors and the map verbs on
@@ -20,6 +21,7 @@ func PoolModule() *starlarkstruct.Module {
 		"serial":    starlark.NewBuiltin("pool.serial", newSerial),
 		"threads":   starlark.NewBuiltin("pool.threads", newThreads),
 		"processes": starlark.NewBuiltin("pool.processes", newProcesses),
+		"remote":    starlark.NewBuiltin("pool.remote", newRemote),
 	}
 	for _, verb := range []string{"map", "imap", "uimap", "amap", "pipe", "apipe"} {
 		m[verb] = starlark.NewBuiltin("pool."+verb, defaultVerb(verb))
@@ -88,6 +90,70 @@ func newProcesses(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	}
 	h.Track(p)
 	return &Pool{p: p}, nil
+}
+
+// newRemote is pool.remote(hosts=[...], servers=[...], secret=None,
+// workers=None, local=0).
+func newRemote(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var hosts, servers *starlark.List
+	var secret, workers starlark.Value = starlark.None, starlark.None
+	local := 0
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "hosts?", &hosts, "servers?", &servers,
+		"secret?", &secret, "workers?", &workers, "local?", &local); err != nil {
+		return nil, err
+	}
+	opts := remote.PoolOptions{Local: local}
+	var err error
+	if opts.Hosts, err = stringList(b.Name(), "hosts", hosts); err != nil {
+		return nil, err
+	}
+	if opts.Servers, err = stringList(b.Name(), "servers", servers); err != nil {
+		return nil, err
+	}
+	switch s := secret.(type) {
+	case starlark.NoneType:
+	case starlark.String:
+		opts.Secret = []byte(s)
+	case starlark.Bytes:
+		opts.Secret = []byte(s)
+	default:
+		return nil, fmt.Errorf("%s: secret must be a string, bytes or None, got %s", b.Name(), secret.Type())
+	}
+	if workers != starlark.None {
+		n, err := starlark.AsInt32(workers)
+		if err != nil || n < 1 || n > 1024 {
+			return nil, fmt.Errorf("%s: workers must be a positive int or None, got %s", b.Name(), workers)
+		}
+		opts.Workers = n
+	}
+	if local < 0 || local > 4096 {
+		return nil, fmt.Errorf("%s: local must be between 0 and 4096, got %d", b.Name(), local)
+	}
+	h, err := hostOf(thread, b.Name())
+	if err != nil {
+		return nil, err
+	}
+	p, err := remote.NewPool(pools.ContextOf(thread), h.PoolEnv(), h.SSH(), opts)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", b.Name(), err)
+	}
+	h.Track(p)
+	return &Pool{p: p}, nil
+}
+
+func stringList(who, what string, l *starlark.List) ([]string, error) {
+	if l == nil {
+		return nil, nil
+	}
+	out := make([]string, l.Len())
+	for i := range out {
+		s, ok := starlark.AsString(l.Index(i))
+		if !ok {
+			return nil, fmt.Errorf("%s: %s[%d] is a %s, want a string", who, what, i, l.Index(i).Type())
+		}
+		out[i] = s
+	}
+	return out, nil
 }
 
 // defaultVerb returns the module-level verb that runs on the default pool.

@@ -8,6 +8,8 @@
 //	pathos-star [--pool SPEC] [--no-history]        interactive prompt (stdin is a terminal)
 //	pathos-star [--pool SPEC] < FILE.star           read a script from stdin
 //	pathos-star worker                              serve as a worker on stdin/stdout
+//	pathos-star serve [--port P] [--bind ADDR] ...  serve workers over TCP (see serve.go)
+//	pathos-star portpicker                          print a free TCP port
 //	pathos-star version                             print the version
 //
 // The default pool comes from --pool, else from the environment variable
@@ -50,7 +52,8 @@ import (
 const usage = `usage: pathos-star [--pool SPEC] FILE.star [args...]
        pathos-star [--pool SPEC] -c CODE [args...]
        pathos-star [--pool SPEC] [--no-history]   (prompt; a script if stdin is not a terminal)
-       pathos-star worker | version
+       pathos-star serve [--port P] [--bind ADDR] [--secret S | --secret-file F] [--timeout T] [--workers N]
+       pathos-star worker | portpicker | version
 
 SPEC: serial, threads[:N], processes[:N] (default: $PATHOS_STAR_POOL, else serial)
 `
@@ -80,6 +83,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		case "version":
 			fmt.Fprintf(stdout, "pathos-star %s\n", pathosstar.Version())
 			return 0
+		case "serve":
+			return serve(ctx, args[1:], stdout, stderr)
+		case "portpicker":
+			return portpicker(stdout, stderr)
 		case "help", "-h", "-help", "--help":
 			fmt.Fprint(stdout, usage)
 			return 0
