@@ -38,11 +38,13 @@ func hostOf(thread *starlark.Thread, who string) (Host, error) {
 }
 
 // Predeclared returns a new environment with the modules of this package:
-// pool, pipe, json, math, time and struct.
+// pool, pipe, ssh, tunnel, json, math, time and struct.
 func Predeclared() starlark.StringDict {
 	return starlark.StringDict{
 		"pool":   PoolModule(),
 		"pipe":   starlark.NewBuiltin("pipe", pipeBuiltin),
+		"ssh":    SSHModule(),
+		"tunnel": starlark.NewBuiltin("tunnel", tunnelBuiltin),
 		"json":   starlarkjson.Module,
 		"math":   math.Module,
 		"time":   TimeModule(),
