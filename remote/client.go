@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -149,7 +150,14 @@ func (c *Client) connect(ctx context.Context, name string, hc *HostConfig, jumps
 			return nil, fmt.Errorf("ssh: connect to %q through jump host %q: %w", name, last, err)
 		}
 	}
-	key := hc.String()
+	// Two aliases of one address share a connection only if they check
+	// and authenticate the same way: a connection verified against one
+	// known_hosts file must not serve an alias that names another.
+	key := hc.String() + " known_hosts=" + strings.Join(hc.KnownHostsFiles, ",") +
+		" strict=" + hc.StrictHostKeyChecking + " keys=" + strings.Join(hc.IdentityFiles, ",")
+	if hc.IdentitiesOnly {
+		key += " identities-only"
+	}
 	if via != nil {
 		key += " via " + via.key
 	}

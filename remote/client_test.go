@@ -576,13 +576,15 @@ Host loop-b
 	}
 	h2 := connect(t, c, "twice")
 	run(t, h2, "true")
-	// "unit,unit" reuses unit and "unit via unit" (which is what
-	// "jumped" is): one new connection.
-	if n := e.srv.Accepted(); n != 3 {
-		t.Errorf("after a two-hop connection the server accepted %d connections, want 3", n)
+	// "unit,unit" reuses the connection to unit; its second hop is
+	// "unit via unit", which is not the same connection as "jumped" since
+	// the two are configured apart (connections are shared only between
+	// destinations that check host keys and authenticate the same way).
+	if n := e.srv.Accepted(); n != 4 {
+		t.Errorf("after a two-hop connection the server accepted %d connections, want 4", n)
 	}
-	if h2.via == nil || h2.via.via == nil || h2.via != h {
-		t.Errorf("two-hop host not reached through the one-hop connection")
+	if h2.via == nil || h2.via.via == nil || h2.via.via != h.via {
+		t.Errorf("two-hop host not reached through the shared first hop")
 	}
 	_, err := c.Connect(testContext(t), "loop-a")
 	if err == nil || !strings.Contains(err.Error(), "ProxyJump loop") {
@@ -753,5 +755,28 @@ func TestRunConnectionLost(t *testing.T) {
 		}
 	case <-time.After(testTimeout):
 		t.Fatal("Run did not return after the connection was lost")
+	}
+}
+
+// TestSharedConnectionKeepsHostKeyCheck: a second alias of the same
+// address whose known_hosts does not hold the key must not get the
+// connection the first alias verified.
+func TestSharedConnectionKeepsHostKeyCheck(t *testing.T) {
+	e := startUnit(t, `
+Host stranger
+  HostName 127.0.0.1
+  Port %[2]d
+  IdentityFile %[3]s
+  IdentitiesOnly yes
+  UserKnownHostsFile %[1]s/empty_known_hosts
+  StrictHostKeyChecking yes
+`)
+	writeTestFile(t, filepath.Join(e.dir, "empty_known_hosts"), "")
+	c := e.client(t)
+	connect(t, c, "unit")
+	_, err := c.Connect(testContext(t), "stranger")
+	var hk *HostKeyError
+	if !errors.As(err, &hk) {
+		t.Fatalf("stranger after unit: got %v, want a host key error", err)
 	}
 }
