@@ -279,7 +279,7 @@ func (h *SSHHost) Dest() string { return h.dest }
 
 // AttrNames returns the attributes of an ssh_host.
 func (h *SSHHost) AttrNames() []string {
-	return []string{"close", "copy", "dest", "launch", "run", "tunnel"}
+	return []string{"close", "copy", "dest", "launch", "pool", "run", "tunnel"}
 }
 
 // Attr returns the attribute name: dest or a method.
@@ -298,10 +298,26 @@ func (h *SSHHost) Attr(name string) (starlark.Value, error) {
 		fn = h.tunnel
 	case "close":
 		fn = h.close
+	case "pool":
+		fn = h.pool
 	default:
 		return nil, nil
 	}
 	return starlark.NewBuiltin(name, fn).BindReceiver(h), nil
+}
+
+// pool is h.pool(workers=None): a remote pool of workers on this host
+// (see pool.remote).
+func (h *SSHHost) pool(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var workers starlark.Value = starlark.None
+	if err := starlark.UnpackArgs("ssh_host.pool", args, kwargs, "workers?", &workers); err != nil {
+		return nil, err
+	}
+	kw := []starlark.Tuple{
+		{starlark.String("hosts"), starlark.NewList([]starlark.Value{starlark.String(h.dest)})},
+		{starlark.String("workers"), workers},
+	}
+	return newRemote(thread, starlark.NewBuiltin("ssh_host.pool", newRemote), nil, kw)
 }
 
 // host returns the live connection, dialling again if it has died.
