@@ -302,7 +302,6 @@ func remoteWorkers(home string) []int {
 	return pids
 }
 
-
 // TestHostPool maps on workers of one host object.
 func TestHostPool(t *testing.T) {
 	d := startSSHD(t)
