@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -59,8 +60,13 @@ func TestTutorials(t *testing.T) {
 				t.Fatal("no starlark blocks")
 			}
 			if strings.Contains(string(text), "testhost") {
+				// The host has the real pathos-star on its PATH.
 				d := sshtest.StartSSHD(t)
 				t.Setenv(remote.EnvConfig, d.ConfigFile)
+				bin := filepath.Join(d.Home, "bin", "pathos-star")
+				if out, err := exec.Command("go", "build", "-o", bin, "./cmd/pathos-star").CombinedOutput(); err != nil {
+					t.Fatalf("go build: %v\n%s", err, out)
+				}
 			}
 			// One script, the blocks at their own lines, with a marker
 			// printed after each block to split the output.
