@@ -11,7 +11,7 @@ import (
 // default.
 type Limits struct {
 	MaxSize  int // bytes in one message; default 1 GiB
-	MaxDepth int // nesting of containers; default 10,000
+	MaxDepth int // nesting of containers, when encoding too; default 10,000
 	MaxItems int // values in one message; default 1<<26
 }
 
@@ -82,27 +82,32 @@ func (c *Codec) Decode(data []byte) (starlark.Value, error) {
 // Hash returns the content hash of an encoded value, such as a function.
 func Hash(data []byte) [32]byte { return sha256.Sum256(data) }
 
-// progCache caches compiled function programs, keyed by their text, file,
-// position and the names they take from their environment.
+// progCache caches compiled function programs, keyed by everything that
+// decides how they compile: text, file, position, name and the names they
+// take from their environment.
 type progCache struct {
-	mu sync.Mutex
-	m  map[string]*starlark.Program
+	mu    sync.Mutex
+	m     map[string]*compiled
+	bytes int // total length of the keys, which hold the texts
 }
 
-func (pc *progCache) get(key string) *starlark.Program {
+func (pc *progCache) get(key string) *compiled {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	return pc.m[key]
 }
 
-func (pc *progCache) put(key string, p *starlark.Program) {
+func (pc *progCache) put(key string, p *compiled) {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	if pc.m == nil {
-		pc.m = make(map[string]*starlark.Program)
+		pc.m = make(map[string]*compiled)
 	}
-	if len(pc.m) > 4096 { // bound the cache; programs recompile cheaply
+	// Bound the cache; programs recompile cheaply.
+	if len(pc.m) >= 4096 || pc.bytes+len(key) > 64<<20 {
 		clear(pc.m)
+		pc.bytes = 0
 	}
 	pc.m[key] = p
+	pc.bytes += len(key)
 }

@@ -21,15 +21,16 @@ func (e *DecodeError) Error() string {
 	return fmt.Sprintf("serialize: decode at byte %d: %s", e.Offset, e.Msg)
 }
 
-// A Decoder reads values from one message. It is not safe for concurrent
-// use.
+// A Decoder reads values from one message. After an error it must not be
+// used again. It is not safe for concurrent use.
 type Decoder struct {
-	c      *Codec
-	data   []byte
-	off    int
-	depth  int
-	items  int
-	shared []starlark.Value
+	c       *Codec
+	data    []byte
+	off     int
+	depth   int
+	items   int
+	shared  []starlark.Value
+	scratch [9]byte
 }
 
 // NewDecoder returns a decoder for one message.
@@ -121,6 +122,11 @@ func (d *Decoder) count() error {
 	}
 	return nil
 }
+
+// maxPrealloc bounds the capacity allocated ahead for a container's
+// declared length: nested containers each declaring a huge length must not
+// make the decoder allocate more than the input justifies.
+const maxPrealloc = 64
 
 // length validates a declared length against the remaining input: every
 // element takes at least minSize bytes, so no declared length can make us
@@ -242,7 +248,7 @@ func (d *Decoder) Args() (starlark.Tuple, []starlark.Tuple, error) {
 	if n%2 != 0 {
 		return nil, nil, d.errorf("odd keyword argument array")
 	}
-	kwargs := make([]starlark.Tuple, 0, n/2)
+	kwargs := make([]starlark.Tuple, 0, min(n/2, maxPrealloc))
 	for range n / 2 {
 		name, err := d.text()
 		if err != nil {
@@ -258,11 +264,7 @@ func (d *Decoder) Args() (starlark.Tuple, []starlark.Tuple, error) {
 }
 
 // Value decodes the next value. The result is not frozen.
-func (d *Decoder) Value() (starlark.Value, error) { return d.value(-1) }
-
-// value decodes the next value; slot is the shared-value index that a
-// mutable container or function must fill as soon as it exists, or -1.
-func (d *Decoder) value(slot int) (starlark.Value, error) {
+func (d *Decoder) Value() (starlark.Value, error) {
 	if err := d.count(); err != nil {
 		return nil, err
 	}
@@ -306,18 +308,20 @@ func (d *Decoder) value(slot int) (starlark.Value, error) {
 		if err := d.enter(); err != nil {
 			return nil, err
 		}
-		defer d.leave()
-		t := make(starlark.Tuple, n)
-		for i := range t {
-			if t[i], err = d.Value(); err != nil {
+		t := make(starlark.Tuple, 0, min(n, maxPrealloc))
+		for range n {
+			v, err := d.Value()
+			if err != nil {
 				return nil, err
 			}
+			t = append(t, v)
 		}
+		d.leave()
 		return t, nil
 	case majorMap:
 		return nil, d.errorf("unexpected CBOR map")
 	case majorTag:
-		return d.tagged(arg, slot)
+		return d.tagged(arg)
 	}
 	// major 7: simple values and floats
 	switch info {
@@ -327,12 +331,23 @@ func (d *Decoder) value(slot int) (starlark.Value, error) {
 		return starlark.True, nil
 	case 22:
 		return starlark.None, nil
-	case 25:
-		return starlark.Float(float16Value(uint16(arg))), nil
-	case 26:
-		return starlark.Float(math.Float32frombits(uint32(arg))), nil
-	case 27:
-		return starlark.Float(math.Float64frombits(arg)), nil
+	case 25, 26, 27:
+		var f float64
+		switch info {
+		case 25:
+			f = float16Value(uint16(arg))
+		case 26:
+			f = float64(math.Float32frombits(uint32(arg)))
+		default:
+			f = math.Float64frombits(arg)
+		}
+		// Deterministic encoding: the shortest form, one NaN.
+		if n := 1 << (info - 24); len(appendFloat(d.scratch[:0], f)) != 1+n ||
+			math.IsNaN(f) && arg != 0x7e00 {
+			d.off -= 1 + n
+			return nil, d.errorf("non-canonical float encoding")
+		}
+		return starlark.Float(f), nil
 	}
 	return nil, d.errorf("unsupported simple value %d", info)
 }
@@ -347,40 +362,47 @@ func (d *Decoder) enter() error {
 
 func (d *Decoder) leave() { d.depth-- }
 
-// fill sets a reserved shared slot.
-func (d *Decoder) fill(slot int, v starlark.Value) {
-	if slot >= 0 {
-		d.shared[slot] = v
-	}
-}
+// fill sets a reserved shared slot, as soon as the value exists.
+func (d *Decoder) fill(slot int, v starlark.Value) { d.shared[slot] = v }
 
-func (d *Decoder) tagged(tag uint64, slot int) (starlark.Value, error) {
-	if err := d.enter(); err != nil {
-		return nil, err
-	}
-	defer d.leave()
+func (d *Decoder) tagged(tag uint64) (starlark.Value, error) {
 	switch tag {
 	case tagShareable:
+		// Only what the encoder marks shareable may follow: lists, dicts,
+		// sets and functions.
+		start := d.off
+		major, _, inner, err := d.head()
+		if err != nil {
+			return nil, err
+		}
+		if major != majorTag || (inner != tagList && inner != tagDict && inner != tagSet && inner != tagFunction) {
+			d.off = start
+			return nil, d.errorf("shareable tag must precede a list, dict, set or function")
+		}
 		slot := len(d.shared)
 		d.shared = append(d.shared, nil)
-		v, err := d.value(slot)
+		if err := d.enter(); err != nil {
+			return nil, err
+		}
+		var v starlark.Value
+		switch inner {
+		case tagList:
+			v, err = d.list(slot)
+		case tagDict:
+			v, err = d.dict(slot)
+		case tagSet:
+			v, err = d.set(slot)
+		default:
+			v, err = d.decodeFunction(slot)
+		}
 		if err != nil {
 			return nil, err
 		}
+		d.leave()
 		d.shared[slot] = v
 		return v, nil
-	case tagSharedRef:
-		i, err := d.uint()
-		if err != nil {
-			return nil, err
-		}
-		if i >= uint64(len(d.shared)) {
-			return nil, d.errorf("reference to shared value %d of %d", i, len(d.shared))
-		}
-		if d.shared[i] == nil {
-			return nil, d.errorf("reference to shared value %d while it is being decoded", i)
-		}
-		return d.shared[i], nil
+	case tagList, tagDict, tagSet, tagFunction:
+		return nil, d.errorf("tag %d without the shareable tag", tag)
 	case tagPosBignum, tagNegBignum:
 		major, _, arg, err := d.head()
 		if err != nil {
@@ -393,11 +415,12 @@ func (d *Decoder) tagged(tag uint64, slot int) (starlark.Value, error) {
 		if err != nil {
 			return nil, err
 		}
-		b := new(big.Int).SetBytes(d.data[d.off : d.off+n])
-		d.off += n
-		if b.IsUint64() {
+		mag := d.data[d.off : d.off+n]
+		if n == 0 || mag[0] == 0 || n <= 8 {
 			return nil, d.errorf("non-canonical bignum")
 		}
+		d.off += n
+		b := new(big.Int).SetBytes(mag)
 		if tag == tagNegBignum {
 			b.Neg(b.Add(b, big.NewInt(1)))
 		}
@@ -415,14 +438,41 @@ func (d *Decoder) tagged(tag uint64, slot int) (starlark.Value, error) {
 			return nil, err
 		}
 		s := string(d.data[d.off : d.off+n])
+		if utf8.ValidString(s) {
+			return nil, d.errorf("valid UTF-8 string encoded as bytes")
+		}
 		d.off += n
 		return starlark.String(s), nil
-	case tagList:
-		return d.list(slot)
-	case tagDict:
-		return d.dict(slot)
-	case tagSet:
-		return d.set(slot)
+	}
+
+	// The rest nest, like the encoder's non-scalar values. (The depth
+	// matters only while decoding succeeds: an error ends the message.)
+	if err := d.enter(); err != nil {
+		return nil, err
+	}
+	v, err := d.nested(tag)
+	if err != nil {
+		return nil, err
+	}
+	d.leave()
+	return v, nil
+}
+
+// nested decodes the tagged values that count as a level of nesting.
+func (d *Decoder) nested(tag uint64) (starlark.Value, error) {
+	switch tag {
+	case tagSharedRef:
+		i, err := d.uint()
+		if err != nil {
+			return nil, err
+		}
+		if i >= uint64(len(d.shared)) {
+			return nil, d.errorf("reference to shared value %d of %d", i, len(d.shared))
+		}
+		if d.shared[i] == nil {
+			return nil, d.errorf("reference to shared value %d while it is being decoded", i)
+		}
+		return d.shared[i], nil
 	case tagStruct:
 		return d.structValue()
 	case tagRange:
@@ -443,8 +493,12 @@ func (d *Decoder) tagged(tag uint64, slot int) (starlark.Value, error) {
 			return nil, d.errorf("range step is zero")
 		}
 		thread := &starlark.Thread{Name: "decode range"}
-		return starlark.Call(thread, starlark.Universe["range"], starlark.Tuple{
+		r, err := starlark.Call(thread, starlark.Universe["range"], starlark.Tuple{
 			starlark.MakeInt64(p[0]), starlark.MakeInt64(p[1]), starlark.MakeInt64(p[2])}, nil)
+		if err != nil {
+			return nil, d.errorf("%v", err)
+		}
+		return r, nil
 	case tagName:
 		name, err := d.text()
 		if err != nil {
@@ -453,6 +507,9 @@ func (d *Decoder) tagged(tag uint64, slot int) (starlark.Value, error) {
 		v, ok := d.c.names.Lookup(name)
 		if !ok {
 			return nil, d.errorf("unknown name %q", name)
+		}
+		if canon, _ := d.c.names.nameOf(v); canon != name {
+			return nil, d.errorf("name %q instead of %q", name, canon)
 		}
 		return v, nil
 	case tagMethod:
@@ -472,8 +529,6 @@ func (d *Decoder) tagged(tag uint64, slot int) (starlark.Value, error) {
 			return nil, err
 		}
 		return methodOf(recv, name, d)
-	case tagFunction:
-		return d.decodeFunction(slot)
 	}
 	return nil, d.errorf("unknown tag %d", tag)
 }
@@ -484,7 +539,7 @@ func methodOf(recv starlark.Value, name string, d *Decoder) (starlark.Value, err
 		return nil, d.errorf("%s has no method %s", recv.Type(), name)
 	}
 	m, err := ha.Attr(name)
-	if err != nil || m == nil {
+	if b, ok := m.(*starlark.Builtin); err != nil || !ok || b.Receiver() == nil || b.Name() != name {
 		return nil, d.errorf("%s has no method %s", recv.Type(), name)
 	}
 	return m, nil
@@ -498,7 +553,7 @@ func (d *Decoder) list(slot int) (starlark.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := starlark.NewList(make([]starlark.Value, 0, n))
+	l := starlark.NewList(make([]starlark.Value, 0, min(n, maxPrealloc)))
 	d.fill(slot, l)
 	for range n {
 		v, err := d.Value()
@@ -518,7 +573,7 @@ func (d *Decoder) dict(slot int) (starlark.Value, error) {
 	if n%2 != 0 {
 		return nil, d.errorf("odd dict array")
 	}
-	m := starlark.NewDict(n / 2)
+	m := starlark.NewDict(min(n/2, maxPrealloc))
 	d.fill(slot, m)
 	for range n / 2 {
 		k, err := d.Value()
@@ -544,7 +599,7 @@ func (d *Decoder) set(slot int) (starlark.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := starlark.NewSet(n)
+	s := starlark.NewSet(min(n, maxPrealloc))
 	d.fill(slot, s)
 	for range n {
 		v, err := d.Value()
@@ -573,7 +628,7 @@ func (d *Decoder) structValue() (starlark.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	fields := make(starlark.StringDict, n/2)
+	fields := make(starlark.StringDict, min(n/2, maxPrealloc))
 	prev := ""
 	for i := range n / 2 {
 		name, err := d.text()

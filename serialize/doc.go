@@ -31,15 +31,24 @@
 // together with the values of the names it references that are not its own
 // locals: module globals, closure cells and predeclared values. Parameter
 // defaults travel as values, never re-evaluated. The receiver compiles the
-// text under the original file name with the original line numbers, so
-// tracebacks point at the user's file:line.
+// text under the original file name with the original line and column
+// numbers, so tracebacks point at the user's file:line. A decoded function
+// can be encoded again, and so can the functions its body defines (a
+// mapped function may itself call pool.map): it keeps the text it was
+// compiled from. A function can travel only once the globals and closure
+// variables it uses are assigned.
 //
 // Encoding is deterministic: the same value always gives the same bytes, so
 // the SHA-256 of an encoded function ([Hash]) identifies it, and workers
-// cache functions by that hash.
+// cache functions by that hash. Decoding is strict: it accepts only what
+// the encoder produces, so decoding then encoding gives back the input.
 //
 // Decoding is safe on hostile input: it enforces [Limits] on size, nesting
 // depth and element counts, never allocates more than the input justifies,
 // and never panics. A decoded function's source must be a single def or
-// lambda; nothing else is executed.
+// lambda at the position the message states, with parameter defaults that
+// are the travelling values, and a syntax tree at most 10,000 levels deep;
+// executing it runs nothing but the def or lambda. Note that a small
+// message may share lists so that the decoded value's repr (String) is
+// exponentially long: print untrusted values with a bounded repr.
 package serialize

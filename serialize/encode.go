@@ -52,7 +52,8 @@ func cannot(v starlark.Value, why string) error {
 // An Encoder appends encoded values to a buffer. Values encoded by one
 // Encoder form one message: a list or function that appears twice is
 // encoded once and referenced after, and the matching Decoder restores the
-// sharing. An Encoder is not safe for concurrent use.
+// sharing. After an error the message is unusable and so is the Encoder.
+// An Encoder is not safe for concurrent use.
 type Encoder struct {
 	c       *Codec
 	shared  map[any]uint64
@@ -76,6 +77,8 @@ func AppendKwargsTag(dst []byte) []byte { return appendHead(dst, majorTag, tagKw
 // unusable and err is an *EncodeError.
 func (e *Encoder) Append(dst []byte, v starlark.Value) ([]byte, error) {
 	switch v := v.(type) {
+	case nil:
+		return nil, &EncodeError{Type: "nil", Msg: `cannot serialize value of type "nil" (a Go nil, not None)`}
 	case starlark.NoneType:
 		return append(dst, 0xf6), nil
 	case starlark.Bool:
@@ -104,8 +107,13 @@ func (e *Encoder) Append(dst []byte, v starlark.Value) ([]byte, error) {
 		return nil, &EncodeError{Type: v.Type(), Msg: fmt.Sprintf("value nested deeper than %d levels", e.c.limits.MaxDepth)}
 	}
 	e.depth++
-	defer func() { e.depth-- }()
+	dst, err := e.appendNested(dst, v)
+	e.depth--
+	return dst, err
+}
 
+// appendNested appends a value that counts as a level of nesting.
+func (e *Encoder) appendNested(dst []byte, v starlark.Value) ([]byte, error) {
 	switch v := v.(type) {
 	case starlark.Tuple:
 		dst = appendHead(dst, majorArray, uint64(len(v)))
@@ -135,32 +143,13 @@ func (e *Encoder) Append(dst []byte, v starlark.Value) ([]byte, error) {
 		if done {
 			return dst, nil
 		}
-		dst = appendHead(dst, majorTag, tagDict)
-		dst = appendHead(dst, majorArray, 2*uint64(v.Len()))
-		for k, x := range v.Entries() {
-			var err error
-			if dst, err = e.Append(dst, k); err != nil {
-				return nil, within(err, "key "+k.String())
-			}
-			if dst, err = e.Append(dst, x); err != nil {
-				return nil, within(err, "["+k.String()+"]")
-			}
-		}
-		return dst, nil
+		return e.appendDict(dst, v)
 	case *starlark.Set:
 		dst, done := e.share(dst, v)
 		if done {
 			return dst, nil
 		}
-		dst = appendHead(dst, majorTag, tagSet)
-		dst = appendHead(dst, majorArray, uint64(v.Len()))
-		for x := range v.Elements() {
-			var err error
-			if dst, err = e.Append(dst, x); err != nil {
-				return nil, within(err, "element "+x.String())
-			}
-		}
-		return dst, nil
+		return e.appendSet(dst, v)
 	case *starlarkstruct.Struct:
 		names := v.AttrNames()
 		dst = appendHead(dst, majorTag, tagStruct)
@@ -171,6 +160,9 @@ func (e *Encoder) Append(dst []byte, v starlark.Value) ([]byte, error) {
 		}
 		for _, name := range names {
 			x, _ := v.Attr(name)
+			if !utf8.ValidString(name) {
+				return nil, cannot(v, fmt.Sprintf("field name %q is not valid UTF-8", name))
+			}
 			dst = appendHead(dst, majorText, uint64(len(name)))
 			dst = append(dst, name...)
 			if dst, err = e.Append(dst, x); err != nil {
@@ -188,6 +180,9 @@ func (e *Encoder) Append(dst []byte, v starlark.Value) ([]byte, error) {
 		if recv := v.Receiver(); recv != nil {
 			dst = appendHead(dst, majorTag, tagMethod)
 			dst = appendHead(dst, majorArray, 2)
+			if !utf8.ValidString(v.Name()) {
+				return nil, cannot(v, fmt.Sprintf("method name %q is not valid UTF-8", v.Name()))
+			}
 			dst, err := e.Append(dst, recv)
 			if err != nil {
 				return nil, within(err, "receiver of ."+v.Name())
@@ -217,6 +212,35 @@ func (e *Encoder) Append(dst []byte, v starlark.Value) ([]byte, error) {
 		return appendText(appendHead(dst, majorTag, tagName), name), nil
 	}
 	return nil, cannot(v, "")
+}
+
+// appendDict and appendSet are apart from Append because their range
+// loops over iterator functions would make Append's results escape.
+func (e *Encoder) appendDict(dst []byte, v *starlark.Dict) ([]byte, error) {
+	dst = appendHead(dst, majorTag, tagDict)
+	dst = appendHead(dst, majorArray, 2*uint64(v.Len()))
+	for k, x := range v.Entries() {
+		var err error
+		if dst, err = e.Append(dst, k); err != nil {
+			return nil, within(err, "key "+k.String())
+		}
+		if dst, err = e.Append(dst, x); err != nil {
+			return nil, within(err, "["+k.String()+"]")
+		}
+	}
+	return dst, nil
+}
+
+func (e *Encoder) appendSet(dst []byte, v *starlark.Set) ([]byte, error) {
+	dst = appendHead(dst, majorTag, tagSet)
+	dst = appendHead(dst, majorArray, uint64(v.Len()))
+	for x := range v.Elements() {
+		var err error
+		if dst, err = e.Append(dst, x); err != nil {
+			return nil, within(err, "element "+x.String())
+		}
+	}
+	return dst, nil
 }
 
 // share handles the value-sharing tags: it returns done if v was already

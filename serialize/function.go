@@ -2,8 +2,10 @@ package serialize
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
@@ -19,13 +21,22 @@ import (
 // come first because they decide how the text compiles.
 
 func (e *Encoder) appendFunction(dst []byte, fn *starlark.Function) ([]byte, error) {
-	sn, err := e.c.sources.snippet(fn)
+	var sn *snippet
+	var err error
+	if o := originOf(fn); o != nil {
+		sn, err = o.snippet(fn)
+	} else {
+		sn, err = e.c.sources.snippet(fn)
+	}
 	if err != nil {
 		return nil, &EncodeError{Type: "function", Msg: fmt.Sprintf("cannot serialize function %s: %v", fn.Name(), err)}
 	}
 	where := "function " + fn.Name()
-
 	pos := fn.Position()
+	if !utf8.ValidString(pos.Filename()) {
+		return nil, &EncodeError{Type: "function", Msg: fmt.Sprintf("cannot serialize function %s: file name %q is not valid UTF-8", fn.Name(), pos.Filename())}
+	}
+
 	dst = appendHead(dst, majorTag, tagFunction)
 	dst = appendHead(dst, majorArray, 9)
 	dst = appendText(dst, fn.Name())
@@ -67,7 +78,10 @@ func (e *Encoder) appendFunction(dst []byte, fn *starlark.Function) ([]byte, err
 	var bindings []binding
 	var globals starlark.StringDict
 	for _, name := range sn.free {
-		if v, ok := freeVar(fn, name); ok {
+		if v, isFree := freeVar(fn, name); isFree {
+			if v == nil {
+				return nil, &EncodeError{Type: "function", Msg: fmt.Sprintf("cannot serialize function %s: closure variable %q is not assigned yet", fn.Name(), name)}
+			}
 			bindings = append(bindings, binding{name, v, "closure variable"})
 			continue
 		}
@@ -78,6 +92,9 @@ func (e *Encoder) appendFunction(dst []byte, fn *starlark.Function) ([]byte, err
 			bindings = append(bindings, binding{name, v, "global"})
 		} else if v, ok := fn.Module().Predeclared()[name]; ok {
 			bindings = append(bindings, binding{name, v, "predeclared"})
+		} else if !starlark.Universe.Has(name) {
+			// The receiver could not compile the function.
+			return nil, &EncodeError{Type: "function", Msg: fmt.Sprintf("cannot serialize function %s: global %q is not defined yet", fn.Name(), name)}
 		}
 	}
 	dst = appendHead(dst, majorArray, uint64(len(bindings)))
@@ -105,10 +122,12 @@ func (e *Encoder) moduleGlobals(m *starlark.Module) starlark.StringDict {
 	return g
 }
 
+// freeVar reports whether name is a free variable (closure cell) of fn,
+// and its value, which is nil if the cell is not assigned yet.
 func freeVar(fn *starlark.Function, name string) (starlark.Value, bool) {
 	for i := range fn.NumFreeVars() {
 		if b, v := fn.FreeVar(i); b.Name == name {
-			return v, v != nil
+			return v, true
 		}
 	}
 	return nil, false
@@ -139,7 +158,7 @@ func (d *Decoder) decodeFunction(slot int) (starlark.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	if line < 1 || line > 1<<24 || col < 1 || col > 1<<24 {
+	if line < 1 || line > maxLine || col < 1 || col > maxLine {
 		return nil, d.errorf("function %s has bad position %d:%d", name, line, col)
 	}
 	lambda, err := d.bool()
@@ -166,6 +185,9 @@ func (d *Decoder) decodeFunction(slot int) (starlark.Value, error) {
 		if err != nil {
 			return nil, err
 		}
+		if _, dup := env[defaultPrefix+pname]; dup {
+			return nil, d.errorf("function %s: two defaults for parameter %s", name, pname)
+		}
 		v, err := d.Value()
 		if err != nil {
 			return nil, err
@@ -178,7 +200,7 @@ func (d *Decoder) decodeFunction(slot int) (starlark.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	names := make([]string, 0, nb)
+	names := make([]string, 0, min(nb, maxPrealloc))
 	for range nb {
 		bname, err := d.text()
 		if err != nil {
@@ -187,14 +209,20 @@ func (d *Decoder) decodeFunction(slot int) (starlark.Value, error) {
 		if len(names) > 0 && bname <= names[len(names)-1] {
 			return nil, d.errorf("binding names of function %s are not sorted", name)
 		}
+		if strings.HasPrefix(bname, defaultPrefix) {
+			return nil, d.errorf("function %s: reserved binding name %s", name, bname)
+		}
 		names = append(names, bname)
 	}
-	fn, err := d.makeFunction(key, sn, names, env)
+	sn.free = names
+	fn, err := d.makeFunction(key, sn, env)
 	if err != nil {
 		return nil, err
 	}
 	// The values come after the function exists, so that they may refer
-	// back to it (recursion through globals, dispatch tables).
+	// back to it (recursion through globals, dispatch tables). The module
+	// looks its predeclared names up in env at run time, so filling env
+	// now binds them.
 	d.fill(slot, fn)
 	nv, err := d.arrayHeader()
 	if err != nil {
@@ -210,44 +238,65 @@ func (d *Decoder) decodeFunction(slot int) (starlark.Value, error) {
 		}
 		env[bname] = v
 	}
-	sn.free = names
-	d.c.sources.record(key, sn)
 	return fn, nil
+}
+
+// A compiled is a cached compiled function program and its origin.
+type compiled struct {
+	prog   *starlark.Program
+	origin *origin
 }
 
 // makeFunction compiles the snippet (cached) and executes its def or
 // lambda in a fresh module whose predeclared environment is env.
-func (d *Decoder) makeFunction(key snipKey, sn *snippet, bindings []string, env starlark.StringDict) (*starlark.Function, error) {
-	src, err := programText(key, sn)
-	if err != nil {
-		return nil, d.errorf("function %s: %v", sn.name, err)
+func (d *Decoder) makeFunction(key snipKey, sn *snippet, env starlark.StringDict) (*starlark.Function, error) {
+	var b strings.Builder
+	for _, s := range []string{key.file, strconv.Itoa(int(key.line)), strconv.Itoa(int(key.col)),
+		sn.name, strconv.FormatBool(sn.lambda), strings.Join(sn.free, ","), strings.Join(sn.defaults, ","), sn.text} {
+		b.WriteString(s)
+		b.WriteByte(0)
 	}
-	predeclared := make(map[string]bool, len(bindings)+len(sn.defaults))
-	for _, b := range bindings {
-		predeclared[b] = true
-	}
-	for _, p := range sn.defaults {
-		predeclared[defaultPrefix+p] = true
-	}
-	cacheKey := key.file + "\x00" + strconv.Itoa(int(key.line)) + "\x00" + strconv.Itoa(int(key.col)) +
-		"\x00" + strconv.FormatBool(sn.lambda) + "\x00" + strings.Join(bindings, ",") + "\x00" + strings.Join(sn.defaults, ",") + "\x00" + sn.text
-	prog := d.c.progs.get(cacheKey)
-	if prog == nil {
+	cacheKey := b.String()
+	c := d.c.progs.get(cacheKey)
+	if c == nil {
+		src, err := programText(key, sn)
+		if err != nil {
+			return nil, d.errorf("function %s: %v", sn.name, err)
+		}
 		f, err := fileOptions.Parse(key.file, src, 0)
 		if err != nil {
 			return nil, d.errorf("function %s: %v", sn.name, err)
 		}
-		if err := checkShape(f, sn); err != nil {
+		if tooDeep(f) {
+			return nil, d.errorf("function %s: syntax nested deeper than %d levels", sn.name, maxSyntaxDepth)
+		}
+		fnode, err := checkShape(f, key, sn)
+		if err != nil {
 			return nil, d.errorf("function %s at %s:%d: %v", sn.name, key.file, key.line, err)
 		}
-		prog, err = starlark.FileProgram(f, func(name string) bool { return predeclared[name] })
+		predeclared := make(map[string]bool, len(sn.free)+len(sn.defaults))
+		for _, name := range sn.free {
+			predeclared[name] = true
+		}
+		for _, p := range sn.defaults {
+			predeclared[defaultPrefix+p] = true
+		}
+		prog, err := starlark.FileProgram(f, func(name string) bool { return predeclared[name] })
 		if err != nil {
 			return nil, d.errorf("function %s: %v", sn.name, err)
 		}
-		d.c.progs.put(cacheKey, prog)
+		// Every binding must be a name the text uses, as the encoder
+		// sends no others.
+		if used := freeNames(fnode); !slices.Equal(used, sn.free) {
+			return nil, d.errorf("function %s: bindings %v, but the text uses %v", sn.name, sn.free, used)
+		}
+		c = &compiled{prog: prog, origin: &origin{key: key, sn: sn,
+			src: &sourceFile{text: string(src.Content), firstLine: src.FirstLine, firstCol: src.FirstCol}}}
+		d.c.progs.put(cacheKey, c)
 	}
+	env[originName] = c.origin
 	thread := &starlark.Thread{Name: "decode " + sn.name}
-	globals, err := prog.Init(thread, env)
+	globals, err := c.prog.Init(thread, env)
 	if err != nil {
 		return nil, d.errorf("function %s: %v", sn.name, err)
 	}
@@ -263,55 +312,91 @@ func (d *Decoder) makeFunction(key snipKey, sn *snippet, bindings []string, env 
 }
 
 // checkShape verifies that a decoded program is exactly one def (possibly
-// inside "if True:") or one lambda assignment, whose defaults are the
-// synthetic names, so that executing it runs no other code.
-func checkShape(f *syntax.File, sn *snippet) error {
+// inside "if 1:") or one lambda assignment, at the message's position,
+// whose defaults are the synthetic names, so that executing it runs no
+// other code. It returns the def or lambda.
+func checkShape(f *syntax.File, key snipKey, sn *snippet) (syntax.Node, error) {
 	if len(f.Stmts) != 1 {
-		return fmt.Errorf("source has %d statements, want 1", len(f.Stmts))
+		return nil, fmt.Errorf("source has %d statements, want 1", len(f.Stmts))
 	}
 	var params []syntax.Expr
+	var node syntax.Node
+	var pos syntax.Position
 	switch s := f.Stmts[0].(type) {
 	case *syntax.DefStmt:
-		if sn.lambda || s.Name.Name != sn.name {
-			return fmt.Errorf("source defines %s", s.Name.Name)
+		if sn.lambda || s.Name.Name != sn.name || key.col != 1 {
+			return nil, fmt.Errorf("source defines %s", s.Name.Name)
 		}
-		params = s.Params
+		node, params, pos = s, s.Params, s.Def
 	case *syntax.IfStmt:
-		cond, ok := s.Cond.(*syntax.Ident)
-		if !ok || cond.Name != "True" || len(s.True) != 1 || len(s.False) != 0 {
-			return fmt.Errorf("source is not a single def")
+		cond, ok := s.Cond.(*syntax.Literal)
+		if !ok || cond.Raw != "1" || len(s.True) != 1 || len(s.False) != 0 || key.col == 1 {
+			return nil, fmt.Errorf("source is not a single def")
 		}
 		def, ok := s.True[0].(*syntax.DefStmt)
 		if !ok || sn.lambda || def.Name.Name != sn.name {
-			return fmt.Errorf("source is not a single def of %s", sn.name)
+			return nil, fmt.Errorf("source is not a single def of %s", sn.name)
 		}
-		params = def.Params
+		node, params, pos = def, def.Params, def.Def
 	case *syntax.AssignStmt:
+		if !sn.lambda {
+			return nil, fmt.Errorf("source is not a def or lambda")
+		}
 		lhs, ok1 := s.LHS.(*syntax.Ident)
 		paren, ok2 := s.RHS.(*syntax.ParenExpr)
-		if !ok1 || !ok2 || lhs.Name != lambdaVar || s.Op != syntax.EQ || !sn.lambda {
-			return fmt.Errorf("source is not a single lambda")
+		if !ok1 || !ok2 || lhs.Name != lambdaVar || s.Op != syntax.EQ || sn.name != "lambda" {
+			return nil, fmt.Errorf("source is not a single lambda")
 		}
 		lam, ok := paren.X.(*syntax.LambdaExpr)
 		if !ok {
-			return fmt.Errorf("source is not a single lambda")
+			return nil, fmt.Errorf("source is not a single lambda")
 		}
-		params = lam.Params
+		node, params, pos = lam, lam.Params, lam.Lambda
 	default:
-		return fmt.Errorf("source is not a def or lambda")
+		return nil, fmt.Errorf("source is not a def or lambda")
+	}
+	if pos.Line != key.line || pos.Col != key.col {
+		return nil, fmt.Errorf("function is at %d:%d, not %d:%d", pos.Line, pos.Col, key.line, key.col)
 	}
 	n := 0
 	for _, p := range params {
 		if bin, ok := p.(*syntax.BinaryExpr); ok && bin.Op == syntax.EQ {
 			id, ok := bin.Y.(*syntax.Ident)
-			if !ok || n >= len(sn.defaults) || id.Name != defaultPrefix+sn.defaults[n] {
-				return fmt.Errorf("parameter default is not a travelling value")
+			if !ok || n >= len(sn.defaults) || id.Name != defaultPrefix+sn.defaults[n] ||
+				bin.X.(*syntax.Ident).Name != sn.defaults[n] {
+				return nil, fmt.Errorf("parameter default is not a travelling value")
 			}
 			n++
 		}
 	}
 	if n != len(sn.defaults) {
-		return fmt.Errorf("function has %d defaults, message has %d", n, len(sn.defaults))
+		return nil, fmt.Errorf("function has %d defaults, message has %d", n, len(sn.defaults))
 	}
-	return nil
+	return node, nil
+}
+
+// maxSyntaxDepth bounds the nesting of a function's syntax tree. The
+// resolver and compiler traverse the tree recursively; syntax's parser
+// bounds the nesting it parses recursively, but not left-deep chains such
+// as 1+1+...+1 or f()()...(), which hostile text could make deep enough to
+// overflow the goroutine stack (a fatal error, not a panic).
+const maxSyntaxDepth = 10000
+
+// tooDeep reports whether the tree n nests deeper than maxSyntaxDepth,
+// without itself recursing deeper than that.
+func tooDeep(n syntax.Node) bool {
+	depth, deep := 0, false
+	syntax.Walk(n, func(n syntax.Node) bool {
+		switch {
+		case n == nil: // Walk's call after a node's children
+			depth--
+		case deep || depth >= maxSyntaxDepth:
+			deep = true
+			return false // Walk makes no nil call for this node
+		default:
+			depth++
+		}
+		return true
+	})
+	return deep
 }

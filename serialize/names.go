@@ -2,6 +2,7 @@ package serialize
 
 import (
 	"sort"
+	"unicode/utf8"
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
@@ -18,6 +19,7 @@ type Names struct {
 	predeclared starlark.StringDict
 	byName      map[string]starlark.Value
 	byValue     map[any]string
+	visiting    map[*starlarkstruct.Module]bool // during construction
 }
 
 // NewNames builds the table from the universe and the given predeclared
@@ -28,8 +30,10 @@ func NewNames(predeclared starlark.StringDict) *Names {
 		byName:      make(map[string]starlark.Value),
 		byValue:     make(map[any]string),
 	}
+	n.visiting = make(map[*starlarkstruct.Module]bool)
 	n.addAll(starlark.Universe)
 	n.addAll(predeclared)
+	n.visiting = nil
 	return n
 }
 
@@ -46,14 +50,16 @@ func (n *Names) addAll(env starlark.StringDict) {
 
 func (n *Names) add(name string, v starlark.Value) {
 	key, ok := identity(v)
-	if !ok {
+	if !ok || !utf8.ValidString(name) {
 		return
 	}
 	n.byName[name] = v
 	if _, dup := n.byValue[key]; !dup {
 		n.byValue[key] = name
 	}
-	if m, ok := v.(*starlarkstruct.Module); ok {
+	if m, ok := v.(*starlarkstruct.Module); ok && !n.visiting[m] {
+		n.visiting[m] = true // a module may contain itself
+		defer delete(n.visiting, m)
 		members := make([]string, 0, len(m.Members))
 		for k := range m.Members {
 			members = append(members, k)
