@@ -452,3 +452,8 @@ func (in *Interpreter) load(thread *starlark.Thread, module string) (starlark.St
 	e.globals = globals
 	return globals, nil
 }
+
+// PoolEnv returns the environment in which the interpreter's pools run
+// tasks, for Go code that builds pools itself (pools.NewThreads,
+// remote.NewPool) and runs jobs with functions from this interpreter.
+func (in *Interpreter) PoolEnv() *pools.Env { return in.env }
