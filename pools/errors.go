@@ -50,7 +50,12 @@ func (e *TimeoutError) Error() string {
 
 // workerDied marks an error as the loss of a worker rather than the
 // failure of a task: the scheduler runs the chunk again elsewhere.
-type workerDied struct{ err error }
+// unsent means the worker was gone before the chunk reached it: the chunk
+// goes back to the queue as it was, and the loss is not charged to it.
+type workerDied struct {
+	err    error
+	unsent bool
+}
 
 func (e *workerDied) Error() string { return e.err.Error() }
 func (e *workerDied) Unwrap() error { return e.err }

@@ -99,6 +99,13 @@ func (p *Pool) Start(ctx context.Context, spec Spec) (*Job, error) {
 	} else {
 		j.ctx, j.cancel = context.WithCancelCause(ctx)
 	}
+	// Terminating the pool ends its jobs, including tasks running on
+	// goroutines of this process, which no kill would reach.
+	p.mu.Lock()
+	life := p.life
+	p.mu.Unlock()
+	stopLife := context.AfterFunc(life, func() { j.cancel(fmt.Errorf("%s on %s: %v", spec.Verb, p.name, ErrClosed)) })
+	context.AfterFunc(j.ctx, func() { stopLife() })
 
 	// Snapshot the function: serialize it now, and decode it once, frozen.
 	enc := p.env.Codec.NewEncoder()

@@ -199,11 +199,17 @@ var errSkipped = errors.New("skipped after an earlier task failed")
 // lost handles a worker that failed while running c: c runs again,
 // split into single tasks so that a task that kills workers is found; a
 // task that kills two workers fails its job. A new worker replaces w.
+//
+// A worker runs several slots: each of them ends up here once the worker
+// is gone, but only the first replaces it, and a chunk that never reached
+// the dead worker goes back to the queue unchanged.
 func (p *Pool) lost(w worker, i int, q *queue, c *chunk, err error) {
 	w.Kill()
-	c.attempts++
 	j := c.job
-	if c.attempts >= 2 {
+	var wd *workerDied
+	if errors.As(err, &wd) && wd.unsent {
+		q.pushFront(c)
+	} else if c.attempts++; c.attempts >= 2 {
 		c.err = &TaskError{
 			Pool: p.name, Verb: j.spec.Verb, Index: c.start, Args: shortRepr(c.args[0].String(), 80),
 			Worker: w.Name(), Kind: "worker-died",
@@ -228,6 +234,9 @@ func (p *Pool) lost(w worker, i int, q *queue, c *chunk, err error) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if !p.workers[w] {
+		return // another slot of w replaced it, or the pool stopped
+	}
 	delete(p.workers, w)
 	if p.q == q && p.state == open {
 		p.launch(i)

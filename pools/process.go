@@ -166,7 +166,7 @@ func (w *connWorker) Run(ctx context.Context, c *chunk) ([]starlark.Value, *task
 	case <-w.dead:
 		err := w.deadErr
 		w.mu.Unlock()
-		return nil, nil, &workerDied{err}
+		return nil, nil, &workerDied{err: err, unsent: true}
 	default:
 	}
 	needDefine := !w.defined[j.fnHash]
@@ -177,19 +177,19 @@ func (w *connWorker) Run(ctx context.Context, c *chunk) ([]starlark.Value, *task
 		if err := w.conn.Send(&wire.Msg{Kind: wire.KindDefine, Hash: j.fnHash[:], Body: j.fnBody}); err != nil {
 			w.mu.Unlock()
 			w.die(err)
-			return nil, nil, &workerDied{err}
+			return nil, nil, &workerDied{err: err, unsent: true}
 		}
 	}
 	w.mu.Unlock()
 	if err := w.conn.Send(&wire.Msg{Kind: wire.KindCall, ID: c.id, Hash: j.fnHash[:], Index: c.start, Body: c.body}); err != nil {
 		w.die(err)
-		return nil, nil, &workerDied{err}
+		return nil, nil, &workerDied{err: err, unsent: true}
 	}
 	var m *wire.Msg
 	select {
 	case m = <-ch:
 	case <-w.dead:
-		return nil, nil, &workerDied{w.deadErr}
+		return nil, nil, &workerDied{err: w.deadErr}
 	case <-ctx.Done():
 		w.conn.Send(&wire.Msg{Kind: wire.KindCancel, ID: c.id})
 		select {
