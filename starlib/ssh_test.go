@@ -156,7 +156,7 @@ h.run("true")
 		{"unhashable", `{ssh.connect("unit"): 1}`, "unhashable type: ssh_host"},
 		{"attrs", `
 h = ssh.connect("unit")
-if dir(h) != ["close", "copy", "dest", "launch", "run", "tunnel"]: fail("assert", dir(h))
+if dir(h) != ["close", "copy", "dest", "launch", "pool", "run", "tunnel"]: fail("assert", dir(h))
 t = h.tunnel(22)
 if dir(t) != ["close", "dest", "port", "remote_host", "remote_port"]: fail("assert", dir(t))
 if (t.dest, t.remote_port, t.remote_host, type(t)) != ("unit", 22, "localhost", "tunnel"): fail("assert", t)
