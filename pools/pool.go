@@ -153,19 +153,21 @@ func (p *Pool) launch(i int) {
 			return
 		}
 		p.workers[w] = true
-		for range w.Slots() {
+		for k := range w.Slots() {
 			p.slotsWG.Add(1)
-			go p.slot(w, i, q)
+			go p.slot(w, i, q, k == 0)
 		}
 	}()
 }
 
 // slot takes chunks from the queue and runs them on w until the queue
-// closes or w fails.
-func (p *Pool) slot(w worker, i int, q *queue) {
+// closes or w fails. A worker's first slot is its primary one; the others
+// only prefetch, keeping the worker's pipe full, and take a chunk only
+// when no primary slot of another worker is waiting for it.
+func (p *Pool) slot(w worker, i int, q *queue, primary bool) {
 	defer p.slotsWG.Done()
 	for {
-		c := q.pop()
+		c := q.pop(primary)
 		if c == nil {
 			return
 		}
@@ -403,6 +405,7 @@ type queue struct {
 	mu     sync.Mutex
 	cond   *sync.Cond
 	items  []*chunk
+	idle   int // primary slots waiting in pop
 	closed bool
 	err    error // set by fail: queued and later chunks fail with it
 }
@@ -443,14 +446,25 @@ func (q *queue) pushFront(cs ...*chunk) {
 
 // pop returns the next chunk, waiting for one; nil when the queue is
 // closed and empty.
-func (q *queue) pop() *chunk {
+func (q *queue) pop(primary bool) *chunk {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for len(q.items) == 0 && !q.closed && q.err == nil {
-		q.cond.Wait()
+	if primary {
+		q.idle++
+		defer func() {
+			q.idle--
+			q.cond.Broadcast() // a prefetching slot may now take one
+		}()
 	}
-	if len(q.items) == 0 || q.err != nil {
-		return nil
+	for {
+		n := len(q.items)
+		if q.err != nil || (n == 0 && q.closed) {
+			return nil
+		}
+		if n > 0 && (primary || n > q.idle) {
+			break
+		}
+		q.cond.Wait()
 	}
 	c := q.items[0]
 	q.items[0] = nil

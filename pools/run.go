@@ -27,22 +27,31 @@ func newRunner(env *Env, name string) *runner {
 }
 
 // threadFor returns the runner's thread, set up for ctx.
+// A thread serves one context: when ctx is done, the thread is
+// cancelled, and the next context gets a new thread. (Registering the
+// cancellation once per context rather than per task keeps tasks of one
+// job on several goroutines from contending on the context's lock.)
 func (r *runner) threadFor(ctx context.Context) *starlark.Thread {
 	if r.thread == nil || r.ctx != ctx {
-		r.thread = r.env.NewThread(ctx, r.name, r.env.Print)
-		r.ctx = ctx
+		thread := r.env.NewThread(ctx, r.name, r.env.Print)
+		context.AfterFunc(ctx, func() { thread.Cancel(context.Cause(ctx).Error()) })
+		r.thread, r.ctx = thread, ctx
 	}
-	r.thread.Uncancel()
 	return r.thread
 }
 
 // call runs fn on args in thread, turning a Starlark error into a message
 // and a traceback.
+// thread must come from threadFor(ctx), which cancels it when ctx is
+// done.
 func call(ctx context.Context, thread *starlark.Thread, fn starlark.Value, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, *taskFailure) {
-	stop := context.AfterFunc(ctx, func() { thread.Cancel(context.Cause(ctx).Error()) })
 	v, err := starlark.Call(thread, fn, args, kwargs)
-	stop()
 	if err != nil {
+		if ctx.Err() == nil {
+			// The task cancelled its own thread (a failing imap inside
+			// it): the next task must find the thread usable.
+			thread.Uncancel()
+		}
 		if ctx.Err() != nil {
 			return nil, &taskFailure{kind: "cancelled", msg: context.Cause(ctx).Error()}
 		}
