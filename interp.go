@@ -128,6 +128,13 @@ func New(opts ...Option) (*Interpreter, error) {
 	return in, nil
 }
 
+// WorkerGOGC is the garbage collector setting of worker processes started
+// by the default worker command when the driver's environment has no GOGC:
+// Starlark allocates on every call, and at the default of 100 the collector
+// eats much of the parallel speedup on a small machine. Set GOGC in the
+// environment to override it.
+const WorkerGOGC = "400"
+
 // defaultWorkerCommand re-executes this binary as a worker.
 func defaultWorkerCommand(ctx context.Context) *exec.Cmd {
 	exe, err := os.Executable()
@@ -136,6 +143,11 @@ func defaultWorkerCommand(ctx context.Context) *exec.Cmd {
 	}
 	cmd := exec.Command(exe, "worker")
 	cmd.Env = append(os.Environ(), roleEnv+"=worker")
+	if os.Getenv("GOGC") == "" {
+		// Workers allocate on every Starlark call: see WorkerGOGC.
+		cmd.Env = append(cmd.Env, "GOGC="+WorkerGOGC)
+	}
+
 	return cmd
 }
 

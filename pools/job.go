@@ -127,7 +127,7 @@ func (p *Pool) Start(ctx context.Context, spec Spec) (*Job, error) {
 
 	j.chunksize = spec.Chunksize
 	if j.chunksize <= 0 {
-		j.chunksize = autoChunksize(spec.Len, p.slots(), spec.Iter != nil)
+		j.chunksize = autoChunksize(spec.Len, p.n, spec.Iter != nil)
 	}
 	j.window = 4 * p.slots()
 	if spec.Inputs != nil {
@@ -162,11 +162,13 @@ func (p *Pool) Start(ctx context.Context, spec Spec) (*Job, error) {
 	return j, nil
 }
 
-func autoChunksize(n, slots int, lazy bool) int {
+// autoChunksize picks about four chunks per worker, as pathos does: few
+// enough that the per-chunk cost is small, enough that the load balances.
+func autoChunksize(n, workers int, lazy bool) int {
 	if n < 0 {
 		return 1
 	}
-	size := (n + 4*slots - 1) / (4 * slots)
+	size := (n + 4*workers - 1) / (4 * workers)
 	if lazy {
 		size = min(size, 1024) // stream: first results come at once
 	}
