@@ -55,6 +55,7 @@ type Pool struct {
 	slotsWG  sync.WaitGroup
 	spawnWG  sync.WaitGroup
 	spawnErr error
+	starting int // workers being started
 	stats    map[string]*WorkerStats
 }
 
@@ -130,20 +131,36 @@ func (p *Pool) spawnCount() int {
 	return p.n
 }
 
+// spawnAttempts bounds the tries to start one worker; the pool fails
+// only when no worker is alive and none is starting.
+const spawnAttempts = 3
+
 // launch starts worker i in the background; p.mu is held.
 func (p *Pool) launch(i int) {
 	q, life := p.q, p.life
 	p.spawnWG.Add(1)
+	p.starting++
 	go func() {
 		defer p.spawnWG.Done()
-		w, err := p.spawn(life, i)
+		var w worker
+		var err error
+		for attempt := 1; ; attempt++ {
+			if w, err = p.spawn(life, i); err == nil || attempt == spawnAttempts || life.Err() != nil {
+				break
+			}
+			select { // a worker killed while it started, a host that blinked
+			case <-life.Done():
+			case <-time.After(time.Duration(attempt) * 100 * time.Millisecond):
+			}
+		}
 		p.mu.Lock()
 		defer p.mu.Unlock()
+		p.starting--
 		if err != nil {
 			if p.spawnErr == nil {
 				p.spawnErr = err
 			}
-			if len(p.workers) == 0 {
+			if len(p.workers) == 0 && p.starting == 0 {
 				q.fail(fmt.Errorf("cannot start worker: %v", err))
 			}
 			return
