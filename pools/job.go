@@ -477,7 +477,11 @@ func (j *Job) snapshot(c *chunk) error {
 		return nil
 	}
 	enc := j.copier.enc
-	body := AppendTasksHeader(nil, len(c.args))
+	hint := 16
+	for _, a := range c.args {
+		hint += sizeHint(a, 0)
+	}
+	body := AppendTasksHeader(make([]byte, 0, hint), len(c.args))
 	c.offsets = make([]int, 0, len(c.args)+1)
 	for i, a := range c.args {
 		c.offsets = append(c.offsets, len(body))
@@ -525,4 +529,32 @@ func appendTask(enc *serialize.Encoder, dst []byte, args starlark.Tuple, kwargs 
 func (c *chunk) part(k int) []byte {
 	body := AppendTasksHeader(nil, 1)
 	return append(body, c.body[c.offsets[k]:c.offsets[k+1]]...)
+}
+
+// sizeHint guesses the encoded size of v, so that a buffer is allocated
+// once: strings and bytes count in full, other values a little.
+func sizeHint(v starlark.Value, depth int) int {
+	switch v := v.(type) {
+	case starlark.String:
+		return len(v) + 9
+	case starlark.Bytes:
+		return len(v) + 9
+	case starlark.Tuple:
+		n := 1
+		if depth < 3 {
+			for _, x := range v {
+				n += sizeHint(x, depth+1)
+			}
+		}
+		return n
+	case *starlark.List:
+		n := 3
+		if depth < 3 {
+			for i := range min(v.Len(), 1024) {
+				n += sizeHint(v.Index(i), depth+1)
+			}
+		}
+		return n
+	}
+	return 9
 }

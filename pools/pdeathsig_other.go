@@ -2,8 +2,14 @@
 
 package pools
 
-import "os/exec"
+import (
+	"os"
+	"os/exec"
+)
 
 // setParentDeathSignal does nothing here: the worker exits on EOF on its
 // stdin when the driver goes away.
 func setParentDeathSignal(cmd *exec.Cmd) {}
+
+// widenPipe does nothing here.
+func widenPipe(f *os.File) {}

@@ -56,18 +56,30 @@ type connWorker struct {
 func startProcess(ctx context.Context, env *Env, i int) (*connWorker, error) {
 	cmd := env.WorkerCommand(ctx)
 	setParentDeathSignal(cmd)
-	stdin, err := cmd.StdinPipe()
+	// Pipes made here rather than by cmd, so that they can be widened:
+	// the default 64 KB makes a large payload cross in many small steps.
+	inR, stdin, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
-	stdout, err := cmd.StdoutPipe()
+	stdout, outW, err := os.Pipe()
 	if err != nil {
+		inR.Close()
+		stdin.Close()
 		return nil, err
 	}
+	widenPipe(stdin)
+	widenPipe(stdout)
+	cmd.Stdin, cmd.Stdout = inR, outW
 	if cmd.Stderr == nil {
 		cmd.Stderr = os.Stderr
 	}
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	inR.Close()
+	outW.Close()
+	if err != nil {
+		stdin.Close()
+		stdout.Close()
 		return nil, fmt.Errorf("start worker %s: %v", cmd.Path, err)
 	}
 	exited := make(chan struct{})

@@ -179,7 +179,9 @@ func (s *server) run(ctx context.Context, m *wire.Msg, fn starlark.Value, skip b
 	if err != nil {
 		return fail(0, wire.FailSerialize, "bad call: "+err.Error(), "", "")
 	}
-	out := serialize.AppendArrayHeader(nil, n)
+	// Results are often the size of the arguments: start there, and spare
+	// the copies of a growing buffer.
+	out := serialize.AppendArrayHeader(make([]byte, 0, len(m.Body)+64), n)
 	r.enc.Reset()
 	for i := range n {
 		d.Reset()
