@@ -3,6 +3,7 @@ package pools
 import (
 	"context"
 	"os/exec"
+	"time"
 
 	"go.starlark.net/starlark"
 
@@ -26,6 +27,10 @@ type Env struct {
 	// Print receives the printed lines of tasks, including those
 	// forwarded from worker processes. It must be safe for concurrent use.
 	Print func(string)
+
+	// Heartbeat is how often workers reached over a connection are pinged
+	// while they have work; zero means DefaultHeartbeat.
+	Heartbeat time.Duration
 
 	// WorkerCommand returns the command that starts one worker process
 	// speaking the protocol on its stdin and stdout. Nil disables process

@@ -59,11 +59,3 @@ type workerDied struct {
 
 func (e *workerDied) Error() string { return e.err.Error() }
 func (e *workerDied) Unwrap() error { return e.err }
-
-// shortRepr returns at most n bytes of s, marking a cut.
-func shortRepr(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
-}

@@ -434,7 +434,7 @@ func (j *Job) taskError(c *chunk, f *taskFailure, worker string) *TaskError {
 	i := f.offset
 	args := "()"
 	if i >= 0 && i < len(c.args) {
-		args = shortRepr(c.args[i].String(), 80)
+		args = argsRepr(c.args[i])
 	}
 	if f.args != "" {
 		args = f.args

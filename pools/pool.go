@@ -230,7 +230,7 @@ func (p *Pool) lost(w worker, i int, q *queue, c *chunk, err error) {
 		q.pushFront(c)
 	} else if c.attempts++; c.attempts >= 2 {
 		c.err = &TaskError{
-			Pool: p.name, Verb: j.spec.Verb, Index: c.start, Args: shortRepr(c.args[0].String(), 80),
+			Pool: p.name, Verb: j.spec.Verb, Index: c.start, Args: argsRepr(c.args[0]),
 			Worker: w.Name(), Kind: "worker-died",
 			Message: fmt.Sprintf("worker died while running task %d: %v", c.start, err),
 		}

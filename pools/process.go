@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.starlark.net/starlark"
@@ -45,11 +46,50 @@ type connWorker struct {
 	onKill     func() // stops the process behind the connection
 	onClose    func() error
 
+	lastRecv atomic.Int64 // when the worker last sent anything, in Unix ns
+
 	mu      sync.Mutex
 	waiting map[uint64]chan *wire.Msg
 	defined map[[32]byte]bool
 	dead    chan struct{}
 	deadErr error
+}
+
+// DefaultHeartbeat is how often a driver pings a worker that has work;
+// four intervals without a word from it and the worker counts as lost.
+// A silent network partition is noticed only this way, not by TCP.
+const DefaultHeartbeat = 5 * time.Second
+
+// heartbeat pings the worker while it has work, and gives it up when it
+// stops answering.
+func (w *connWorker) heartbeat(interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	var seq uint64
+	for {
+		select {
+		case <-w.dead:
+			return
+		case <-t.C:
+		}
+		w.mu.Lock()
+		busy := len(w.waiting) > 0
+		w.mu.Unlock()
+		if !busy {
+			w.lastRecv.Store(time.Now().UnixNano())
+			continue
+		}
+		if silent := time.Since(time.Unix(0, w.lastRecv.Load())); silent > 4*interval {
+			w.die(fmt.Errorf("no answer from the worker for %s", silent.Round(time.Millisecond)))
+			if w.onKill != nil {
+				w.onKill()
+			}
+			w.conn.Close()
+			return
+		}
+		seq++
+		go w.conn.Send(&wire.Msg{Kind: wire.KindPing, Seq: seq}) // may block on a dead peer until Close
+	}
 }
 
 // startProcess starts worker process i and shakes hands with it.
@@ -120,7 +160,13 @@ func NewConnWorker(ctx context.Context, env *Env, name, host string, conn *wire.
 		defined: make(map[[32]byte]bool),
 		dead:    make(chan struct{}),
 	}
+	w.lastRecv.Store(time.Now().UnixNano())
+	interval := env.Heartbeat
+	if interval <= 0 {
+		interval = DefaultHeartbeat
+	}
 	go w.read()
+	go w.heartbeat(interval)
 	return w, nil
 }
 
@@ -139,6 +185,7 @@ func (w *connWorker) read() {
 			w.die(err)
 			return
 		}
+		w.lastRecv.Store(time.Now().UnixNano())
 		switch m.Kind {
 		case wire.KindResult:
 			w.mu.Lock()

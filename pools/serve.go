@@ -191,11 +191,11 @@ func (s *server) run(ctx context.Context, m *wire.Msg, fn starlark.Value, skip b
 		}
 		v, f := call(ctx, thread, fn, args, kwargs)
 		if f != nil {
-			return fail(i, f.kind, f.msg, f.traceback, shortRepr(args.String(), 80))
+			return fail(i, f.kind, f.msg, f.traceback, argsRepr(args))
 		}
 		r.enc.Reset()
 		if out, err = r.enc.Append(out, v); err != nil {
-			return fail(i, wire.FailSerialize, "result: "+err.Error(), "", shortRepr(args.String(), 80))
+			return fail(i, wire.FailSerialize, "result: "+err.Error(), "", argsRepr(args))
 		}
 	}
 	return &wire.Msg{Kind: wire.KindResult, ID: m.ID, Body: out}
