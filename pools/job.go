@@ -370,6 +370,9 @@ func (j *Job) ctxError() error {
 	if te, ok := cause.(*TimeoutError); ok {
 		return te
 	}
+	if cause == context.Canceled { // Control-C, or the caller's context
+		return fmt.Errorf("%s on %s: cancelled", j.spec.Verb, j.pool.name)
+	}
 	return fmt.Errorf("%s on %s: %v", j.spec.Verb, j.pool.name, cause)
 }
 

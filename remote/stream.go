@@ -30,6 +30,7 @@ type Stream struct {
 	stdout    *bufio.Reader
 	stderr    *tailBuffer
 	closeOnce sync.Once
+	wmu       sync.Mutex // held by Write and CloseWrite; see Write
 }
 
 // Exec starts cmd on the host with /bin/sh -c, connected to the returned
@@ -105,11 +106,19 @@ func (h *Host) Exec(ctx context.Context, cmd string) (*Stream, error) {
 func (s *Stream) Read(p []byte) (int, error) { return s.stdout.Read(p) }
 
 // Write writes to the process's standard input.
-func (s *Stream) Write(p []byte) (int, error) { return s.stdin.Write(p) }
+func (s *Stream) Write(p []byte) (int, error) {
+	// x/crypto/ssh does not allow closing a channel's input while a write
+	// is in progress (a data race on its EOF flag): wmu keeps them apart.
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return s.stdin.Write(p)
+}
 
 // CloseWrite closes the process's standard input, so that it reads
 // end-of-file; its output can still be read.
 func (s *Stream) CloseWrite() error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	err := s.stdin.Close()
 	if err == io.EOF {
 		err = nil
@@ -122,7 +131,12 @@ func (s *Stream) CloseWrite() error {
 // the process to end, and is safe to call more than once.
 func (s *Stream) Close() error {
 	s.closeOnce.Do(func() {
-		s.stdin.Close()
+		// A write blocked on flow control holds wmu: then skip the EOF and
+		// close the channel, which ends the write with an error.
+		if s.wmu.TryLock() {
+			s.stdin.Close()
+			s.wmu.Unlock()
+		}
 		s.c.sess.Close()
 	})
 	return nil

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -42,7 +43,9 @@ func startTerm(t *testing.T, bin string, env []string, args ...string) *term {
 	t.Helper()
 	dir := t.TempDir()
 	tm := &term{t: t, sock: filepath.Join(dir, "sock")}
-	cmdline := "env " + strings.Join(env, " ") + " " + bin + " " + strings.Join(args, " ") +
+	// The wrapper shell must outlive a Control-C meant for the program:
+	// sh would otherwise die of the SIGINT once the program exits.
+	cmdline := "trap : INT; env " + strings.Join(env, " ") + " " + bin + " " + strings.Join(args, " ") +
 		`; echo "[exited $?]"; exec sleep 600`
 	tm.tmux("-f", "/dev/null", "new-session", "-d", "-x", "160", "-y", "50", "sh", "-c", cmdline)
 	t.Cleanup(func() { exec.Command("tmux", "-S", tm.sock, "kill-server").Run() })
@@ -159,6 +162,35 @@ func TestTerminal(t *testing.T) {
 		}
 	})
 
+	t.Run("Control-C stops a process map", func(t *testing.T) {
+		tm := startTerm(t, bin, noHist, "--no-history")
+		tm.typeLine("p = pool.processes(2)")
+		tm.typeLine("def slow(x):")
+		tm.typeLine("    if x == 0: print('mapping')")
+		tm.typeLine("    time.sleep(30)")
+		tm.typeLine("    return x")
+		tm.typeLine("")
+		tm.typeLine("p.map(slow, range(8), chunksize=1)")
+		tm.wait("mapping\n")
+		began := time.Now()
+		tm.keys("C-c")
+		tm.wait("cancelled")
+		if d := time.Since(began); d > 20*time.Second {
+			t.Errorf("Control-C took %s to stop the map", d)
+		}
+		// The same pool still maps, on the same two workers.
+		tm.typeLine("p.map(lambda x: x * 3, range(4))")
+		tm.wait("[0, 3, 6, 9]")
+		if n := len(workerProcesses(bin)); n != 2 {
+			t.Errorf("%d worker processes after the interrupted map, want 2", n)
+		}
+		tm.keys("C-d")
+		tm.wait("[exited 0]")
+		if !waitUntil(10*time.Second, func() bool { return len(workerProcesses(bin)) == 0 }) {
+			t.Errorf("worker processes left after exit: %v", workerProcesses(bin))
+		}
+	})
+
 	t.Run("error then more work", func(t *testing.T) {
 		tm := startTerm(t, bin, noHist, "--no-history")
 		tm.typeLine("x = 5")
@@ -212,4 +244,36 @@ func TestTerminal(t *testing.T) {
 			t.Errorf("--no-history changed the history file:\n%s", after)
 		}
 	})
+}
+
+// workerProcesses lists the pids of live worker processes of bin.
+func workerProcesses(bin string) []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !strings.HasPrefix(string(cmdline), bin+"\x00worker") {
+			continue
+		}
+		if stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); err == nil && strings.Contains(string(stat), ") Z ") {
+			continue // a zombie is gone, only not yet reaped
+		}
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
+func waitUntil(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return true
 }
