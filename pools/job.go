@@ -134,9 +134,21 @@ func (p *Pool) Start(ctx context.Context, spec Spec) (*Job, error) {
 		j.exhausted = true
 		n := (len(spec.Inputs) + j.chunksize - 1) / j.chunksize
 		chunks := make([]*chunk, 0, n)
-		for start := 0; start < len(spec.Inputs); start += j.chunksize {
+		for start := 0; start < len(spec.Inputs); {
 			end := min(start+j.chunksize, len(spec.Inputs))
+			if spec.Chunksize <= 0 && !p.local() {
+				// Large arguments: smaller chunks, so that sending one
+				// overlaps running another.
+				size := 0
+				for k := start; k < end; k++ {
+					if size += sizeHint(spec.Inputs[k], 0); size >= maxChunkBytes {
+						end = k + 1
+						break
+					}
+				}
+			}
 			chunks = append(chunks, j.newChunk(int64(start), spec.Inputs[start:end]))
+			start = end
 		}
 		j.nextStart = int64(len(spec.Inputs))
 		j.inflight = len(chunks)
@@ -147,20 +159,28 @@ func (p *Pool) Start(ctx context.Context, spec Spec) (*Job, error) {
 			return j, nil
 		}
 		// The caller may run again before the chunks do (amap): copy the
-		// arguments now, while they are as the caller passed them.
+		// arguments now, while they are as the caller passed them. Each
+		// chunk goes to the workers as soon as it is copied, so that they
+		// start while the rest are copied.
 		for _, c := range chunks {
-			if err := j.snapshot(c); err != nil {
-				j.cancel(nil)
+			err := j.snapshot(c)
+			if err == nil {
+				err = p.submit(c)
+			}
+			if err != nil {
+				j.cancel(nil) // what was submitted is skipped
 				return nil, fmt.Errorf("%s: %v", spec.Verb, err)
 			}
-		}
-		if err := p.submit(chunks...); err != nil {
-			j.cancel(nil)
-			return nil, fmt.Errorf("%s: %v", spec.Verb, err)
 		}
 	}
 	return j, nil
 }
+
+// maxChunkBytes ends an automatically sized chunk for another process
+// early once its arguments reach this size: two such chunks (the one
+// running and the one waiting) fit in a worker's 1 MB pipe, so sending
+// never waits for the worker.
+const maxChunkBytes = 512 << 10
 
 // autoChunksize picks about four chunks per worker, as pathos does: few
 // enough that the per-chunk cost is small, enough that the load balances.

@@ -75,7 +75,7 @@ const (
 	keepSize = 1 << 20
 	// readStep is the largest amount of memory allocated for a frame before
 	// its bytes arrive, so that a hostile length costs little.
-	readStep = 1 << 20
+	readStep = 4 << 20
 )
 
 // A Conn sends and receives messages over a byte stream.
