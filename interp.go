@@ -129,11 +129,11 @@ func New(opts ...Option) (*Interpreter, error) {
 }
 
 // WorkerGOGC is the garbage collector setting of worker processes started
-// by the default worker command when the driver's environment has no GOGC:
-// Starlark allocates on every call, and at the default of 100 the collector
-// eats much of the parallel speedup on a small machine. Set GOGC in the
-// environment to override it.
-const WorkerGOGC = "400"
+// by the default worker command when the driver's environment has no GOGC,
+// the same as the pathos-star command's own: Starlark allocates on every
+// call, and at the default of 100 the collector eats much of the parallel
+// speedup on a small machine. Set GOGC in the environment to override it.
+const WorkerGOGC = "800"
 
 // defaultWorkerCommand re-executes this binary as a worker.
 func defaultWorkerCommand(ctx context.Context) *exec.Cmd {

@@ -8,7 +8,7 @@
 //
 //	go run ./scripts/bench [-reps N]
 //
-// Like the command-line tool, it runs the garbage collector at GOGC=400
+// Like the command-line tool, it runs the garbage collector at GOGC=800
 // unless GOGC is set.
 package main
 
@@ -36,7 +36,7 @@ import (
 func main() {
 	pathosstar.ServeWorkerIfChild() // process workers re-execute this binary
 	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
+		debug.SetGCPercent(800)
 	}
 	reps := flag.Int("reps", 7, "repetitions of each measurement (the median is reported)")
 	flag.Parse()
