@@ -170,7 +170,7 @@ func gogc() string {
 	if v := os.Getenv("GOGC"); v != "" {
 		return v
 	}
-	return "400"
+	return "800"
 }
 
 func targetText(has bool, format string, v float64) string {
