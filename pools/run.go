@@ -221,10 +221,8 @@ func freeze(v starlark.Value, seen map[*starlark.Function]bool) {
 	}
 }
 
-// walkFunctions freezes the environments of functions held in containers
+// walkDepth freezes the environments of functions held in containers
 // (dispatch tables), to a bounded depth: containers may be cyclic.
-func walkFunctions(v starlark.Value, seen map[*starlark.Function]bool) { walkDepth(v, seen, 0) }
-
 func walkDepth(v starlark.Value, seen map[*starlark.Function]bool, depth int) {
 	if depth > 4 {
 		return
