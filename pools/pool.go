@@ -102,9 +102,14 @@ func (p *Pool) serial() bool { return p.spawn == nil }
 // local reports whether tasks run in this process.
 func (p *Pool) local() bool { return p.kind == "serial" || p.kind == "threads" }
 
+// slots estimates the chunks in flight at once, for the window of lazy
+// maps.
 func (p *Pool) slots() int {
-	if p.kind == "processes" || p.kind == "remote" {
+	switch p.kind {
+	case "processes":
 		return 2 * p.n
+	case "remote":
+		return 4 * p.n
 	}
 	return p.n
 }

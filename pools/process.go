@@ -47,6 +47,7 @@ type connWorker struct {
 	onClose    func() error
 
 	lastRecv atomic.Int64 // when the worker last sent anything, in Unix ns
+	slots    int
 
 	mu      sync.Mutex
 	waiting map[uint64]chan *wire.Msg
@@ -155,7 +156,7 @@ func NewConnWorker(ctx context.Context, env *Env, name, host string, conn *wire.
 		return nil, fmt.Errorf("%s: %v", name, err)
 	}
 	w := &connWorker{
-		name: name, host: host, env: env, conn: conn, onKill: kill, onClose: wait,
+		name: name, host: host, env: env, conn: conn, onKill: kill, onClose: wait, slots: 2,
 		waiting: make(map[uint64]chan *wire.Msg),
 		defined: make(map[[32]byte]bool),
 		dead:    make(chan struct{}),
@@ -172,7 +173,16 @@ func NewConnWorker(ctx context.Context, env *Env, name, host string, conn *wire.
 
 func (w *connWorker) Name() string { return w.name }
 func (w *connWorker) Host() string { return w.host }
-func (w *connWorker) Slots() int   { return 2 }
+func (w *connWorker) Slots() int   { return w.slots }
+
+// SetSlots sets how many chunks the scheduler keeps in flight on the
+// worker (default 2): more hide the latency of a slow link. It must be
+// called before the worker joins a pool.
+func (w *connWorker) SetSlots(n int) {
+	if n > 0 {
+		w.slots = n
+	}
+}
 
 // read dispatches the worker's messages until the connection ends.
 func (w *connWorker) read() {

@@ -146,10 +146,18 @@ func NewPool(ctx context.Context, env *pools.Env, client *Client, opts PoolOptio
 			}
 			return nil, err
 		}
+		w.SetSlots(sshSlots)
 		return w, nil
 	}
 	return pools.NewCustom(env, name, "remote", len(places), spawn), nil
 }
+
+// sshSlots and serverSlots are the chunks kept in flight per remote
+// worker: an ssh channel has a longer round trip than a local pipe.
+const (
+	sshSlots    = 6
+	serverSlots = 4
+)
 
 // dialServer connects to a `pathos-star serve` server and shakes hands.
 func dialServer(ctx context.Context, env *pools.Env, addr string, secret []byte, name string) (pools.Worker, error) {
@@ -163,5 +171,6 @@ func dialServer(ctx context.Context, env *pools.Env, addr string, secret []byte,
 	if err != nil {
 		return nil, fmt.Errorf("server %s: %v", addr, err)
 	}
+	w.SetSlots(serverSlots)
 	return w, nil
 }
