@@ -37,9 +37,11 @@ func NewProcesses(env *Env, n int) (*Pool, error) {
 	return p, nil
 }
 
-// A connWorker is a worker at the other end of a protocol connection: a
-// child process, or (in package remote) a process on another host.
-type connWorker struct {
+// A ConnWorker is a worker at the other end of a protocol connection: a
+// child process, or (in package remote) a process on another host or a
+// serve server. It is used by one pool; its methods are safe for
+// concurrent use by the pool's slots.
+type ConnWorker struct {
 	name, host string
 	env        *Env
 	conn       *wire.Conn
@@ -63,7 +65,7 @@ const DefaultHeartbeat = 5 * time.Second
 
 // heartbeat pings the worker while it has work, and gives it up when it
 // stops answering.
-func (w *connWorker) heartbeat(interval time.Duration) {
+func (w *ConnWorker) heartbeat(interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	var seq uint64
@@ -94,7 +96,7 @@ func (w *connWorker) heartbeat(interval time.Duration) {
 }
 
 // startProcess starts worker process i and shakes hands with it.
-func startProcess(ctx context.Context, env *Env, i int) (*connWorker, error) {
+func startProcess(ctx context.Context, env *Env, i int) (*ConnWorker, error) {
 	cmd := env.WorkerCommand(ctx)
 	setParentDeathSignal(cmd)
 	// Pipes made here rather than by cmd, so that they can be widened:
@@ -148,14 +150,14 @@ func startProcess(ctx context.Context, env *Env, i int) (*connWorker, error) {
 // NewConnWorker shakes hands over conn (with secret, if any) and returns
 // a worker that runs chunks through it. kill stops whatever serves the
 // connection; wait, if not nil, waits for it to end after a Bye.
-func NewConnWorker(ctx context.Context, env *Env, name, host string, conn *wire.Conn, secret []byte, kill func(), wait func() error) (*connWorker, error) {
+func NewConnWorker(ctx context.Context, env *Env, name, host string, conn *wire.Conn, secret []byte, kill func(), wait func() error) (*ConnWorker, error) {
 	hctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
 	defer cancel()
 	if _, err := wire.ClientHandshake(hctx, conn, secret, wire.LocalInfo(wire.RoleDriver)); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("%s: %v", name, err)
 	}
-	w := &connWorker{
+	w := &ConnWorker{
 		name: name, host: host, env: env, conn: conn, onKill: kill, onClose: wait, slots: 2,
 		waiting: make(map[uint64]chan *wire.Msg),
 		defined: make(map[[32]byte]bool),
@@ -171,21 +173,26 @@ func NewConnWorker(ctx context.Context, env *Env, name, host string, conn *wire.
 	return w, nil
 }
 
-func (w *connWorker) Name() string { return w.name }
-func (w *connWorker) Host() string { return w.host }
-func (w *connWorker) Slots() int   { return w.slots }
+// Name returns the worker's name, e.g. "process 1 (pid 4711)".
+func (w *ConnWorker) Name() string { return w.name }
+
+// Host returns where the worker runs.
+func (w *ConnWorker) Host() string { return w.host }
+
+// Slots returns how many chunks the scheduler keeps in flight on it.
+func (w *ConnWorker) Slots() int { return w.slots }
 
 // SetSlots sets how many chunks the scheduler keeps in flight on the
 // worker (default 2): more hide the latency of a slow link. It must be
 // called before the worker joins a pool.
-func (w *connWorker) SetSlots(n int) {
+func (w *ConnWorker) SetSlots(n int) {
 	if n > 0 {
 		w.slots = n
 	}
 }
 
 // read dispatches the worker's messages until the connection ends.
-func (w *connWorker) read() {
+func (w *ConnWorker) read() {
 	for {
 		m, err := w.conn.Recv()
 		if err != nil {
@@ -216,7 +223,7 @@ func (w *connWorker) read() {
 	}
 }
 
-func (w *connWorker) die(err error) {
+func (w *ConnWorker) die(err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	select {
@@ -227,7 +234,8 @@ func (w *connWorker) die(err error) {
 	}
 }
 
-func (w *connWorker) Run(ctx context.Context, c *chunk) ([]starlark.Value, *taskFailure, error) {
+// Run sends the chunk to the worker and waits for its result.
+func (w *ConnWorker) Run(ctx context.Context, c *chunk) ([]starlark.Value, *taskFailure, error) {
 	j := c.job
 	ch := make(chan *wire.Msg, 1)
 	w.mu.Lock()
@@ -290,7 +298,7 @@ func (w *connWorker) Run(ctx context.Context, c *chunk) ([]starlark.Value, *task
 }
 
 // Close says goodbye and waits for the worker to exit.
-func (w *connWorker) Close() error {
+func (w *ConnWorker) Close() error {
 	w.conn.Send(&wire.Msg{Kind: wire.KindBye})
 	w.conn.Close()
 	if w.onClose != nil {
@@ -300,7 +308,7 @@ func (w *connWorker) Close() error {
 }
 
 // Kill stops the worker now.
-func (w *connWorker) Kill() {
+func (w *ConnWorker) Kill() {
 	w.die(errors.New("worker killed"))
 	if w.onKill != nil {
 		w.onKill()
