@@ -108,6 +108,12 @@ func New(opts ...Option) (*Interpreter, error) {
 			return nil, err
 		}
 	}
+	if os.Getenv(roleEnv) == "worker" && !in.inTask {
+		// This process was started as a worker but is running a script:
+		// its program did not call ServeWorkerIfChild. Starting workers
+		// from here would start this program again, without end.
+		in.workerCmd = nil
+	}
 	in.predeclared = starlib.Predeclared()
 	argv := make([]starlark.Value, len(in.args))
 	for i, a := range in.args {

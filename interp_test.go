@@ -261,3 +261,19 @@ func TestArgv(t *testing.T) {
 		t.Fatalf("got %q, want %q", got, want)
 	}
 }
+
+// A process started as a worker that runs a script instead (its program
+// forgot ServeWorkerIfChild) must not start workers itself: that would
+// re-execute the program without end.
+func TestNoWorkersFromUnservedWorker(t *testing.T) {
+	t.Setenv("PATHOS_STAR_ROLE", "worker")
+	in, err := pathosstar.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	_, err = in.Run(context.Background(), "w.star", "pool.processes(2)\n")
+	if err == nil || !strings.Contains(err.Error(), "ServeWorkerIfChild") {
+		t.Fatalf("got %v, want an error naming ServeWorkerIfChild", err)
+	}
+}

@@ -27,7 +27,7 @@ const handshakeTimeout = 20 * time.Second
 // The workers start in the background; the first job waits for them.
 func NewProcesses(env *Env, n int) (*Pool, error) {
 	if env.WorkerCommand == nil {
-		return nil, errors.New("process pools are not available here (no worker command)")
+		return nil, errors.New("process pools are not available here: no worker command (a program that embeds pathos-star must call pathosstar.ServeWorkerIfChild first in main, or give WithWorkerCommand)")
 	}
 	p := &Pool{name: fmt.Sprintf("processes(%d)", n), kind: "processes", n: n, env: env}
 	p.spawn = func(ctx context.Context, i int) (worker, error) {
