@@ -166,7 +166,7 @@ func TestTerminal(t *testing.T) {
 		tm := startTerm(t, bin, noHist, "--no-history")
 		tm.typeLine("p = pool.processes(2)")
 		tm.typeLine("def slow(x):")
-		tm.typeLine("    if x == 0: print('mapping')")
+		tm.typeLine("    print('mapping')")
 		tm.typeLine("    time.sleep(30)")
 		tm.typeLine("    return x")
 		tm.typeLine("")
