@@ -3,6 +3,7 @@ package pools_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -102,11 +103,12 @@ result = pool.map(outer, range(16))
 	}
 }
 
-// Creating and closing many pools leaves no processes and no goroutines
-// behind.
+// Creating and closing many pools leaves no processes, goroutines or file
+// descriptors behind.
 func TestManyPoolsNoLeaks(t *testing.T) {
 	noChildrenLeft(t)
 	before := runtime.NumGoroutine()
+	fdsBefore := openFiles(t)
 	in, _ := newInterp(t, "serial")
 	got := mustRun(t, in, `
 total = 0
@@ -135,6 +137,18 @@ result = total
 		buf = buf[:runtime.Stack(buf, true)]
 		t.Errorf("goroutines: %d before, %d after\n%s", before, runtime.NumGoroutine(), buf)
 	}
+	if !waitFor(10*time.Second, func() bool { return openFiles(t) <= fdsBefore+2 }) {
+		t.Errorf("open files: %d before, %d after", fdsBefore, openFiles(t))
+	}
+}
+
+// openFiles counts this process's open file descriptors.
+func openFiles(t *testing.T) int {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("cannot count open files: %v", err)
+	}
+	return len(entries)
 }
 
 // timeout= fails a map with "timed out" and leaves the pool usable; so
