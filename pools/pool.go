@@ -175,9 +175,10 @@ func (p *Pool) launch(i int) {
 			return
 		}
 		p.workers[w] = true
+		first := make(chan struct{}) // closed once the primary slot has work
 		for k := range w.Slots() {
 			p.slotsWG.Add(1)
-			go p.slot(w, i, q, k == 0)
+			go p.slot(w, i, q, k == 0, first)
 		}
 	}()
 }
@@ -186,10 +187,31 @@ func (p *Pool) launch(i int) {
 // closes or w fails. A worker's first slot is its primary one; the others
 // only prefetch, keeping the worker's pipe full, and take a chunk only
 // when no primary slot of another worker is waiting for it.
-func (p *Pool) slot(w worker, i int, q *queue, primary bool) {
+//
+// Prefetching slots start only once the primary one has taken its first
+// chunk, so that a worker runs its chunks in the order of the queue.
+func (p *Pool) slot(w worker, i int, q *queue, primary bool, first chan struct{}) {
 	defer p.slotsWG.Done()
+	if primary {
+		defer func() {
+			select {
+			case <-first:
+			default:
+				close(first)
+			}
+		}()
+	} else {
+		<-first
+	}
 	for {
 		c := q.pop(primary)
+		if primary {
+			select {
+			case <-first:
+			default:
+				close(first)
+			}
+		}
 		if c == nil {
 			return
 		}
