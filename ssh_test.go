@@ -287,7 +287,7 @@ func compareTrees(t *testing.T, want, got string) {
 // until the interpreter closes.
 func TestTunnel(t *testing.T) {
 	sshScriptEnv(t)
-	echo := echoServer(t)
+	echo := sshtest.EchoServer(t)
 	in := newSSHInterp(t, starlark.StringDict{"echo_port": starlark.MakeInt(echo)})
 	g, err := in.Run(sshContext(t), "tunnel.star", `
 t = tunnel("testhost", echo_port)
@@ -384,46 +384,6 @@ func refused(t *testing.T, port int) {
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
-}
-
-// echoServer starts a TCP echo server on 127.0.0.1 and returns its port.
-func echoServer(t *testing.T) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				io.Copy(c, c)
-				c.Close()
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // TestSSHInterrupt cancels a script blocked in ssh.run, as Ctrl-C does,

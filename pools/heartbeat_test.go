@@ -2,81 +2,17 @@ package pools_test
 
 import (
 	"context"
-	"io"
 	"net"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.starlark.net/starlark"
 
 	pathosstar "github.com/pathos-star/pathos-star"
+	"github.com/pathos-star/pathos-star/internal/sshtest"
 	"github.com/pathos-star/pathos-star/pools"
 	"github.com/pathos-star/pathos-star/remote"
 )
-
-// freezingProxy forwards TCP connections to target until freeze is
-// called; from then on it silently drops everything, like a network
-// partition: no FIN, no RST.
-type freezingProxy struct {
-	ln     net.Listener
-	frozen atomic.Bool
-	mu     sync.Mutex
-	conns  []net.Conn
-}
-
-func startProxy(t *testing.T, target string) *freezingProxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &freezingProxy{ln: ln}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, u)
-			p.mu.Unlock()
-			go p.pump(c, u)
-			go p.pump(u, c)
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		for _, c := range p.conns {
-			c.Close()
-		}
-	})
-	return p
-}
-
-func (p *freezingProxy) pump(dst, src net.Conn) {
-	buf := make([]byte, 64<<10)
-	for {
-		n, err := src.Read(buf)
-		if err != nil {
-			return
-		}
-		if p.frozen.Load() {
-			io.Discard.Write(buf[:n])
-			continue
-		}
-		if _, err := dst.Write(buf[:n]); err != nil {
-			return
-		}
-	}
-}
 
 func startTestServer(t *testing.T) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -95,7 +31,7 @@ func startTestServer(t *testing.T) string {
 // run on the other worker.
 func TestHeartbeatNoticesSilentPartition(t *testing.T) {
 	good := startTestServer(t)
-	proxy := startProxy(t, startTestServer(t))
+	proxy := sshtest.StartFreezingProxy(t, startTestServer(t))
 
 	in, _ := newInterp(t, "serial")
 	globals, err := run2(t, in, "def slow(x):\n    time.sleep(0.02)\n    return x * x\n")
@@ -109,7 +45,7 @@ func TestHeartbeatNoticesSilentPartition(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	p, err := remote.NewPool(ctx, &env, client, remote.PoolOptions{
-		Servers: []string{proxy.ln.Addr().String(), good}, Secret: []byte("k"), Workers: 1})
+		Servers: []string{proxy.Addr, good}, Secret: []byte("k"), Workers: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +55,7 @@ func TestHeartbeatNoticesSilentPartition(t *testing.T) {
 	for i := range inputs {
 		inputs[i] = starlark.Tuple{starlark.MakeInt(i)}
 	}
-	time.AfterFunc(200*time.Millisecond, func() { proxy.frozen.Store(true) })
+	time.AfterFunc(200*time.Millisecond, proxy.Freeze)
 	j, err := p.Start(ctx, pools.Spec{Verb: "test", Fn: globals["slow"], Inputs: inputs, Len: len(inputs), Ordered: true, Chunksize: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -133,7 +69,7 @@ func TestHeartbeatNoticesSilentPartition(t *testing.T) {
 			t.Fatalf("result %d = %v", i, v)
 		}
 	}
-	if !proxy.frozen.Load() {
+	if !proxy.Frozen() {
 		t.Fatal("the map ended before the partition")
 	}
 }

@@ -405,37 +405,7 @@ func startAgent(t *testing.T, keys ...ed25519.PrivateKey) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				agent.ServeAgent(keyring, c)
-				c.Close()
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
+	sshtest.Serve(t, ln, func(c net.Conn) { agent.ServeAgent(keyring, c) })
 	return sock
 }
 
@@ -517,16 +487,19 @@ Host any-agent-key
 
 func TestKeepaliveDropsSilentConnection(t *testing.T) {
 	e := startUnit(t, "  ServerAliveInterval 1\n  ServerAliveCountMax 2\n")
-	proxy := startFreezeProxy(t, e.srv.Addr)
-	c := e.client(t, WithDialer(proxy.dial))
+	proxy := sshtest.StartFreezingProxy(t, e.srv.Addr)
+	c := e.client(t, WithDialer(func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, proxy.Addr)
+	}))
 	h := connect(t, c, "unit")
 	run(t, h, "true")
-	proxy.frozen.Store(true)
+	proxy.Freeze()
 	waitDone(t, h.Done(), "keepalive noticing a silent peer")
 	if err := h.Err(); err == nil || !strings.Contains(err.Error(), "keepalive") {
 		t.Errorf("Err() after a silent partition = %v, want a keepalive error", err)
 	}
-	proxy.frozen.Store(false)
+	proxy.Thaw()
 	h2 := connect(t, c, "unit")
 	if h2 == h {
 		t.Error("Connect after the keepalive failure returned the dead Host")
