@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -49,7 +48,7 @@ func sshScriptEnv(t *testing.T) *sshtest.SSHD {
 	refusedPort := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 
-	silentPort := silentServer(t)
+	silentPort := sshtest.SilentServer(t)
 	block := func(alias string, port int) string {
 		return strings.Replace(d.HostBlock(alias), fmt.Sprintf("Port %d\n", d.Port), fmt.Sprintf("Port %d\n  ConnectTimeout 2\n", port), 1)
 	}
@@ -65,40 +64,6 @@ func sshScriptEnv(t *testing.T) *sshtest.SSHD {
 		t.Fatal(err)
 	}
 	return d
-}
-
-// silentServer accepts TCP connections on 127.0.0.1 and never writes to
-// them, like a host whose ssh server hangs; it returns the port.
-func silentServer(t *testing.T) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		<-done
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // TestSSHScripts runs testdata/ssh/*.star against a real sshd, chunk by

@@ -152,42 +152,8 @@ func TestClientClose(t *testing.T) {
 	}
 }
 
-// silentListener accepts TCP connections and never says anything.
-func silentListener(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		<-done
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-	})
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 func TestConnectTimeout(t *testing.T) {
-	port := silentListener(t)
+	port := sshtest.SilentServer(t)
 	e := startUnit(t, fmt.Sprintf(`
 Host silent silent-config
   HostName 127.0.0.1
@@ -216,7 +182,7 @@ Host silent-config
 }
 
 func TestConnectCancelled(t *testing.T) {
-	port := silentListener(t)
+	port := sshtest.SilentServer(t)
 	e := startUnit(t, fmt.Sprintf("Host silent\n  HostName 127.0.0.1\n  Port %d\n  IdentityFile %%[3]s\n", port))
 	c := e.client(t)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -117,3 +117,16 @@ func (p *FreezingProxy) pipe(dst, src net.Conn) {
 		}
 	}
 }
+
+// SilentServer starts a TCP server on 127.0.0.1 that accepts connections
+// and never writes to them, like a host whose ssh server hangs; it returns
+// the port.
+func SilentServer(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	Serve(t, ln, func(c net.Conn) { io.Copy(io.Discard, c) })
+	return ln.Addr().(*net.TCPAddr).Port
+}
